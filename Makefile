@@ -1,0 +1,54 @@
+# Python Learning Studio: the one interface for people and CI.  `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+# Tests use the PostgreSQL and Redis on 127.0.0.1 unless told otherwise; `make test-sqlite` uses neither.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+
+.PHONY: help install test test-sqlite test-fast lint up down status logs migrate seed shell
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev,load]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create the virtualenv and install everything (runtime, dev, load tests)
+
+test: $(STAMP) ## run the whole suite against PostgreSQL and Redis on 127.0.0.1
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-sqlite: $(STAMP) ## run the suite on SQLite (Redis still used where a test needs it)
+	DATABASE_URL=sqlite:///$(CURDIR)/var/ignored.sqlite3 REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff
+	$(VENV)/bin/ruff check app tests loadtests grafana prometheus
+
+migrate: $(STAMP) ## apply migrations to the configured database
+	cd app && ../$(PY) manage.py migrate --noinput
+
+seed: $(STAMP) ## seed the configured database (SIZE=small|medium|large)
+	cd app && ../$(PY) manage.py seed_data --size $(or $(SIZE),small)
+
+up: $(STAMP) ## start the app stack (docker compose when an engine answers, local processes otherwise)
+	$(PY) -m stack up
+
+down: $(STAMP) ## stop everything `make up` started
+	$(PY) -m stack down
+
+status: $(STAMP) ## show each service of the stack
+	$(PY) -m stack status
+
+logs: $(STAMP) ## follow the stack's logs
+	$(PY) -m stack logs

@@ -1,0 +1,69 @@
+"""Reads for the user-profile endpoints."""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from accounts import cache as profile_cache
+from accounts.models import Profile
+from core.api import ApiError
+from courses.models import Enrollment
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def build_profile(user_id: int) -> dict:
+    """Three queries whatever the number of enrolments: user+profile, enrolments+courses."""
+    User = get_user_model()
+    user = User.objects.select_related("profile").filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise ApiError(404, f"user {user_id} not found")
+    try:
+        profile = user.profile
+    except Profile.DoesNotExist:
+        profile = Profile(user=user)
+    enrollments = (
+        Enrollment.objects.filter(user_id=user.pk)
+        .select_related("course")
+        .order_by("-enrolled_at", "-pk")
+    )
+    items = [
+        {
+            "course": {"slug": e.course.slug, "title": e.course.title, "level": e.course.level},
+            "progress": float(e.progress),
+            "enrolled_at": _iso(e.enrolled_at),
+            "completed_at": _iso(e.completed_at),
+        }
+        for e in enrollments
+    ]
+    completed = sum(1 for i in items if i["completed_at"])
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "date_joined": _iso(user.date_joined),
+        "profile": {
+            "bio": profile.bio,
+            "avatar_url": profile.avatar_url,
+            "stats": {
+                "lessons_completed": profile.lessons_completed,
+                "courses_completed": profile.courses_completed,
+                "minutes_learned": profile.minutes_learned,
+                "streak_days": profile.streak_days,
+            },
+        },
+        "enrollments": items,
+        "progress": {
+            "enrolled": len(items),
+            "completed": completed,
+            "average_progress": round(sum(i["progress"] for i in items) / len(items), 1) if items else 0.0,
+        },
+    }
+
+
+def get_profile(user_id: int) -> dict:
+    payload = profile_cache.get(user_id)
+    if payload is None:
+        payload = build_profile(user_id)
+        profile_cache.set(user_id, payload)
+    return payload

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("users/<int:user_id>/profile/", views.user_profile, name="user-profile"),
+    path("me/", views.me, name="me"),
+    path("auth/token/", views.obtain_token, name="token"),
+]

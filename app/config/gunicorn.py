@@ -1,0 +1,36 @@
+"""gunicorn configuration shared by `make up`, docker compose and the tests.
+
+Multiprocess Prometheus metrics: PROMETHEUS_MULTIPROC_DIR must exist and be empty when the
+master starts (stale files from a previous run would be summed in), and a dead worker's live
+gauges must be marked so they stop counting.
+"""
+import os
+import shutil
+from pathlib import Path
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
+accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # None: off; "-" for stdout
+errorlog = "-"
+proc_name = "studio-app"
+# gunicorn >= 23.1 opens a control socket under ~/.gunicorn unless told not to.
+control_socket_disable = True
+
+
+def on_starting(server):
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

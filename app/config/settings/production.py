@@ -1,0 +1,26 @@
+"""Production and staging: refuse to start without what must be configured."""
+from config import env
+
+from .base import *  # noqa: F401,F403
+
+DEBUG = False
+
+_missing = [name for name in ("SECRET_KEY", "ALLOWED_HOSTS") if not env.get(name)]
+if _missing:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"{ENVIRONMENT} settings need these environment variables: {', '.join(_missing)} "  # noqa: F405
+        "(see .env.example)")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.get_bool("SECURE_SSL_REDIRECT", True)
+# Prometheus and load balancers talk plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(env.get("SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS")
+EMAIL_BACKEND = env.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

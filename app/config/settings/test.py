@@ -1,0 +1,21 @@
+"""Settings for the test suite: real PostgreSQL or SQLite (DATABASE_URL) and real Redis (REDIS_URL)."""
+import os
+
+from config import env
+
+from .base import *  # noqa: F401,F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = env.get("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# Test runs may overlap on one machine (CI, a developer, helpers): each gets its own test
+# database and cache key prefix.  SQLite's test database is a file so gunicorn can share it.
+_default = DATABASES["default"]  # noqa: F405
+_default.setdefault("TEST", {})["NAME"] = (
+    str(VAR_DIR / f"test_studio_{os.getpid()}.sqlite3")  # noqa: F405
+    if _default["ENGINE"].endswith("sqlite3") else f"test_studio_{os.getpid()}")
+for _cache in CACHES.values():  # noqa: F405
+    _cache["KEY_PREFIX"] = env.get("CACHE_KEY_PREFIX", f"test{os.getpid()}")
+CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", True)
+if CELERY_TASK_ALWAYS_EAGER:
+    CELERY_BROKER_URL = "memory://"

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from core.api import ApiError, paginate
+from forum.models import Category, Topic
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def list_topics(*, category: str | None, page: int, page_size: int) -> dict:
+    qs = Topic.objects.select_related("category", "author", "last_post__author")
+    if category:
+        if not Category.objects.filter(slug=category).exists():
+            raise ApiError(400, f"unknown forum category '{category}'", parameter="category")
+        qs = qs.filter(category__slug=category)
+    topics, meta = paginate(qs.order_by("-last_activity_at", "-pk"), page, page_size)
+    results = []
+    for t in topics:
+        last = t.last_post
+        results.append({
+            "id": t.pk,
+            "slug": t.slug,
+            "title": t.title,
+            "category": {"slug": t.category.slug, "name": t.category.name},
+            "author": t.author.username,
+            "created_at": _iso(t.created_at),
+            "reply_count": t.reply_count,
+            "last_post": None if last is None else {
+                "id": last.pk, "author": last.author.username, "created_at": _iso(last.created_at),
+                "excerpt": last.body[:140],
+            },
+        })
+    return {"results": results, **meta}

@@ -1,0 +1,4 @@
+"""Shared fixtures.  Server fixtures live in tests/fixtures/ and are registered here."""
+pytest_plugins = [
+    "tests.fixtures.servers",
+]
