@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from core import views as core_views
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/", include("courses.urls")),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("forum.urls")),
+    # Unknown API paths answer JSON even with DEBUG on (one bounded view label for all of them).
+    re_path(r"^api/", core_views.not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable, Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+
+_INT_RE = re.compile(r"-?[0-9]{1,12}")
 
 
 class ApiError(Exception):
@@ -50,8 +53,8 @@ def int_param(request: HttpRequest, name: str, default: int, minimum: int, maxim
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return default
-    # Bounded before int() so that a ten-thousand-digit number is rejected cheaply.
-    if len(raw) > 12 or not raw.strip().lstrip("+-").isdigit():
+    # ASCII digits only and bounded length, so "²", " 2" and a ten-thousand-digit number are all 400.
+    if not _INT_RE.fullmatch(raw):
         raise ApiError(400, f"'{name}' must be an integer between {minimum} and {maximum}", parameter=name)
     value = int(raw)
     if not minimum <= value <= maximum:

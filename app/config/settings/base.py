@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "accounts",
     "courses",
     "forum",
+    "observability",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,214 @@
+"""python -m stack up|down|status|logs"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from stack import services as svc
+
+PIDFILE = svc.RUN_DIR / "honcho.pid"
+LOGFILE = svc.RUN_DIR / "stack.log"
+STATEFILE = svc.RUN_DIR / "state.json"
+UP_TIMEOUT = float(os.environ.get("STACK_UP_TIMEOUT", "120"))
+
+
+def docker_engine_answers() -> bool:
+    if os.environ.get("STACK_NO_DOCKER"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is not alive for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def our_processes() -> list[int]:
+    """Every live process carrying this stack's mark in its environment."""
+    mark = f"STUDIO_STACK={svc.RUN_DIR}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark in (entry / "environ").read_bytes().split(b"\0") and pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status < 500
+    except Exception:
+        return False
+
+
+def service_ready(s: svc.Service) -> bool:
+    if s.health_url:
+        return http_ok(s.health_url)
+    if s.port:
+        return svc.port_answers("127.0.0.1", s.port)
+    return True
+
+
+def manage(cfg: svc.StackConfig, *args: str) -> None:
+    subprocess.run([str(svc.BIN / "python"), "manage.py", *args], cwd=svc.APP_DIR, env=svc.child_env(cfg), check=True)
+
+
+def up(args) -> int:
+    if docker_engine_answers():
+        print("Docker engine found: docker compose up")
+        return subprocess.call(["docker", "compose", "up", "-d", "--wait"], cwd=svc.ROOT)
+    if PIDFILE.exists() and pid_alive(int(PIDFILE.read_text())):
+        print("the stack is already running (make status); make down first")
+        return 1
+    svc.RUN_DIR.mkdir(parents=True, exist_ok=True)
+    cfg = svc.load_config()
+    services = svc.services(cfg)
+    (svc.RUN_DIR / "Procfile").write_text(svc.render_procfile(services))
+    (svc.RUN_DIR / "env").write_text(svc.render_envfile(cfg))
+    STATEFILE.write_text(json.dumps({"services": [s.__dict__ for s in services]}, indent=2))
+    print("redis: " + (f"starting redis-server on {cfg.redis_url}" if cfg.start_redis
+                       else f"reusing the one answering on {cfg.redis_url}"))
+    log = LOGFILE.open("ab")
+    cmd = [str(svc.BIN / "honcho"), "--no-colour", "start", "-f", str(svc.RUN_DIR / "Procfile"),
+           "-e", str(svc.RUN_DIR / "env"), "-d", str(svc.ROOT)]
+    if args.foreground:
+        proc = subprocess.Popen(cmd, env=svc.child_env(cfg), start_new_session=True)
+    else:
+        proc = subprocess.Popen(cmd, env=svc.child_env(cfg), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    PIDFILE.write_text(str(proc.pid))
+    try:
+        if cfg.start_redis:
+            wait_for([s for s in services if s.name == "redis"], proc)
+        print(f"migrating and seeding ({cfg.seed_size}) {cfg.database_url.split('@')[-1]}")
+        manage(cfg, "migrate", "--noinput", "-v", "0")
+        manage(cfg, "seed_data", "--size", cfg.seed_size)
+        wait_for(services, proc)
+    except (Exception, KeyboardInterrupt) as exc:
+        print(f"stack did not come up: {exc}; stopping it. Logs: {LOGFILE}")
+        stop()
+        return 1
+    print_urls(services)
+    if args.foreground:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            return stop()
+    print("make status | make logs | make down")
+    return 0
+
+
+def wait_for(services: list[svc.Service], proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + UP_TIMEOUT
+    pending = list(services)
+    while pending:
+        if proc.poll() is not None:
+            raise RuntimeError(f"honcho exited with {proc.returncode}")
+        pending = [s for s in pending if not service_ready(s)]
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError("not ready after %ds: %s" % (UP_TIMEOUT, ", ".join(s.name for s in pending)))
+        time.sleep(0.3)
+
+
+def print_urls(services: list[svc.Service]) -> None:
+    print("\nPython Learning Studio is up:")
+    for s in services:
+        if s.url:
+            print(f"  {s.name:<14} {s.url}")
+    print(f"  {'logs':<14} {LOGFILE}")
+
+
+def stop(timeout: float = 20.0) -> int:
+    if PIDFILE.exists():
+        pid = int(PIDFILE.read_text())
+        try:
+            os.killpg(pid, signal.SIGTERM)  # honcho passes it on to every service
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while our_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    leftovers = our_processes()
+    for pid in leftovers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    PIDFILE.unlink(missing_ok=True)
+    print("stopped" + (f" (killed {len(leftovers)} stragglers)" if leftovers else ""))
+    return 0
+
+
+def down(args) -> int:
+    if docker_engine_answers():
+        return subprocess.call(["docker", "compose", "down"], cwd=svc.ROOT)
+    return stop()
+
+
+def status(args) -> int:
+    if docker_engine_answers():
+        return subprocess.call(["docker", "compose", "ps"], cwd=svc.ROOT)
+    if not STATEFILE.exists() or not PIDFILE.exists():
+        print("the stack is not running (make up)")
+        return 1
+    running = pid_alive(int(PIDFILE.read_text()))
+    print(f"{'honcho':<10} {'running' if running else 'stopped'} (pid {PIDFILE.read_text()})")
+    worst = 0 if running else 1
+    for s in json.loads(STATEFILE.read_text())["services"]:
+        ready = running and service_ready(svc.Service(**s))
+        worst = worst or (0 if ready else 1)
+        print(f"{s['name']:<10} {'ready' if ready else 'DOWN'}  {s.get('url') or ''}")
+    print(f"{len(our_processes())} processes")
+    return worst
+
+
+def logs(args) -> int:
+    if docker_engine_answers():
+        return subprocess.call(["docker", "compose", "logs", "-f"], cwd=svc.ROOT)
+    if not LOGFILE.exists():
+        print("no logs yet (make up)")
+        return 1
+    try:
+        return subprocess.call(["tail", "-n", "100", "-F", str(LOGFILE)])
+    except KeyboardInterrupt:
+        return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start the stack and wait until it is healthy")
+    p_up.add_argument("--foreground", action="store_true", help="stay attached; Ctrl-C stops everything")
+    sub.add_parser("down", help="stop everything `up` started")
+    sub.add_parser("status", help="show each service")
+    sub.add_parser("logs", help="follow the logs")
+    args = parser.parse_args(argv)
+    return {"up": up, "down": down, "status": status, "logs": logs}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
