@@ -1,4 +1,5 @@
 """Shared fixtures.  Server fixtures live in tests/fixtures/ and are registered here."""
 pytest_plugins = [
     "tests.fixtures.servers",
+    "tests.fixtures.smtp",
 ]
