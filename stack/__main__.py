@@ -87,6 +87,7 @@ def up(args) -> int:
     svc.RUN_DIR.mkdir(parents=True, exist_ok=True)
     cfg = svc.load_config()
     services = svc.services(cfg)
+    svc.write_configs(cfg, services)
     (svc.RUN_DIR / "Procfile").write_text(svc.render_procfile(services))
     (svc.RUN_DIR / "env").write_text(svc.render_envfile(cfg))
     STATEFILE.write_text(json.dumps({"services": [s.__dict__ for s in services]}, indent=2))
@@ -198,6 +199,35 @@ def logs(args) -> int:
         return 0
 
 
+def pages(args) -> int:
+    """List the pages the local sinks received (email, Slack, PagerDuty, dead-man's switch)."""
+    store = svc.RUN_DIR / "pages.jsonl"
+    rows = [json.loads(line) for line in store.read_text().splitlines() if line.strip()] if store.exists() else []
+    if not rows:
+        print("no pages received yet" + ("" if store.exists() else " (is the stack up? make up)"))
+        return 0
+    for page in rows:
+        when = time.strftime("%H:%M:%S", time.localtime(page["received_at"]))
+        print(f"{when}  {page['receiver']:<10} {summarize(page)}")
+    print(f"{len(rows)} pages; all of them: {store}")
+    return 0
+
+
+def summarize(page: dict) -> str:
+    if page["receiver"] == "email":
+        return f"to {', '.join(page['to'])}: {page['subject']}"
+    body = page.get("body")
+    if isinstance(body, dict):
+        if "text" in body or "attachments" in body:  # Slack
+            return (body.get("text") or (body.get("attachments") or [{}])[0].get("title", ""))[:120]
+        if "payload" in body:  # PagerDuty Events v2
+            return f"{body.get('event_action', '')} {body['payload'].get('summary', '')}"[:120]
+        if "alerts" in body:  # Alertmanager webhook
+            names = sorted({a["labels"].get("alertname", "?") for a in body["alerts"]})
+            return f"{body.get('status', '')} {', '.join(names)}"
+    return str(body)[:120]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,8 +236,9 @@ def main(argv=None) -> int:
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show each service")
     sub.add_parser("logs", help="follow the logs")
+    sub.add_parser("pages", help="list the pages the local receivers got")
     args = parser.parse_args(argv)
-    return {"up": up, "down": down, "status": status, "logs": logs}[args.command](args)
+    return {"up": up, "down": down, "status": status, "logs": logs, "pages": pages}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,11 @@
-"""What the local stack runs: one list of services, rendered into a Procfile for honcho."""
+"""What the local stack runs: one list of services, rendered into a Procfile for honcho.
+
+The configuration files (prometheus.yml, alertmanager.yml) are rendered by the same functions that
+render the committed docker compose versions; only hosts and ports differ.
+"""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -28,16 +33,41 @@ class Service:
 class StackConfig:
     host: str = "127.0.0.1"
     app_port: int = 8000
+    app_instances: int = 1
     workers: int = 3
     redis_url: str = "redis://127.0.0.1:6379/0"
     start_redis: bool = False
     database_url: str = ""
     seed_size: str = "small"
+    worker_metrics_port: int = 9808
+    prometheus_port: int = 9090
+    alertmanager_port: int = 9093
+    redis_exporter_port: int = 9121
+    sink_http_port: int = 9099
+    sink_smtp_port: int = 1025
+    grafana_port: int = 3000
+    scrape_interval: str = "5s"
     env: dict = field(default_factory=dict)
 
     @property
     def redis_port(self) -> int:
         return int(self.redis_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+    @property
+    def app_ports(self) -> list[int]:
+        return [self.app_port + i for i in range(self.app_instances)]
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.host}:{self.prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://{self.host}:{self.alertmanager_port}"
+
+    @property
+    def sink_url(self) -> str:
+        return f"http://{self.host}:{self.sink_http_port}"
 
 
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -59,10 +89,22 @@ def load_config() -> StackConfig:
     sys.path.insert(0, str(APP_DIR))
     from config import env  # reads .env
 
+    def port(name: str, default: int) -> int:
+        return int(env.get(name, str(default)))
+
     cfg = StackConfig(
-        app_port=int(env.get("APP_PORT", "8000")),
-        workers=int(env.get("GUNICORN_WORKERS", "3")),
+        app_port=port("APP_PORT", 8000),
+        app_instances=max(1, port("APP_INSTANCES", 1)),
+        workers=port("GUNICORN_WORKERS", 3),
         seed_size=env.get("SEED_SIZE", "small"),
+        worker_metrics_port=port("CELERY_METRICS_PORT", 9808),
+        prometheus_port=port("PROMETHEUS_PORT", 9090),
+        alertmanager_port=port("ALERTMANAGER_PORT", 9093),
+        redis_exporter_port=port("REDIS_EXPORTER_PORT", 9121),
+        sink_http_port=port("SINK_HTTP_PORT", 9099),
+        sink_smtp_port=port("SINK_SMTP_PORT", 1025),
+        grafana_port=port("GRAFANA_PORT", 3000),
+        scrape_interval=env.get("STACK_SCRAPE_INTERVAL", "5s"),
     )
     cfg.redis_url = env.get("REDIS_URL", f"redis://{cfg.host}:6379/0")
     cfg.start_redis = not redis_answers(cfg.redis_url)
@@ -75,6 +117,7 @@ def load_config() -> StackConfig:
         "REDIS_URL": cfg.redis_url,
         "CACHE_URL": env.get("CACHE_URL", f"{base}/1"),
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL", cfg.redis_url),
+        "CELERY_METRICS_PORT": str(cfg.worker_metrics_port),
         "PYTHONUNBUFFERED": "1",
         "STUDIO_STACK": str(RUN_DIR),  # every process we start carries this mark; `down` looks for it
     }
@@ -84,29 +127,91 @@ def load_config() -> StackConfig:
 def services(cfg: StackConfig) -> list[Service]:
     py = shlex.quote(str(BIN))
     app = shlex.quote(str(APP_DIR))
-    wdir = shlex.quote(str(RUN_DIR / "prometheus-worker"))  # the worker's multiprocess metrics, fresh each start
+    run = RUN_DIR
+    q = lambda p: shlex.quote(str(p))  # noqa: E731
     out: list[Service] = []
     if cfg.start_redis:
-        redis_server = shutil.which("redis-server") or "redis-server"
         out.append(Service(
             "redis",
-            f"exec {redis_server} --bind {cfg.host} --port {cfg.redis_port} --save '' --appendonly no "
-            f"--dir {shlex.quote(str(RUN_DIR))}",
+            f"exec {shutil.which('redis-server') or 'redis-server'} --bind {cfg.host} --port {cfg.redis_port} "
+            f"--save '' --appendonly no --dir {q(run)}",
             port=cfg.redis_port, url=cfg.redis_url))
-    out += [
-        Service(
-            "app",
+    for i, app_port in enumerate(cfg.app_ports):
+        name = "app" if i == 0 else f"app{i + 1}"
+        out.append(Service(
+            name,
             # Each server gets its own multiprocess directory: gunicorn wipes its own at start.
-            f"cd {app} && PROMETHEUS_MULTIPROC_DIR={shlex.quote(str(RUN_DIR / 'prometheus-app'))} "
-            f"exec {py}/gunicorn -c config/gunicorn.py --bind {cfg.host}:{cfg.app_port} "
+            f"cd {app} && PROMETHEUS_MULTIPROC_DIR={q(run / f'prometheus-{name}')} "
+            f"exec {py}/gunicorn -c config/gunicorn.py --bind {cfg.host}:{app_port} "
             f"--workers {cfg.workers} config.wsgi:application",
-            health_url=f"http://{cfg.host}:{cfg.app_port}/readyz", url=f"http://{cfg.host}:{cfg.app_port}/api/v1/courses/"),
+            health_url=f"http://{cfg.host}:{app_port}/readyz", url=f"http://{cfg.host}:{app_port}/api/v1/courses/"))
+    wdir = q(run / "prometheus-worker")  # the worker's multiprocess metrics, fresh each start
+    out += [
         Service("worker", f"cd {app} && rm -rf {wdir} && mkdir -p {wdir} && PROMETHEUS_MULTIPROC_DIR={wdir} "
                           f"exec {py}/celery -A config worker -l info --concurrency 2 -n worker@%h"),
-        Service("beat", f"cd {app} && exec {py}/celery -A config beat -l info "
-                        f"-s {shlex.quote(str(RUN_DIR / 'celerybeat-schedule'))}"),
+        Service("beat", f"cd {app} && exec {py}/celery -A config beat -l info -s {q(run / 'celerybeat-schedule')}"),
+        Service("sinks", f"exec {py}/python -m stack.sinks --host {cfg.host} --http-port {cfg.sink_http_port} "
+                         f"--smtp-port {cfg.sink_smtp_port} --store {q(run / 'pages.jsonl')}",
+                health_url=f"{cfg.sink_url}/healthz", url=f"{cfg.sink_url}/pages"),
     ]
+    if shutil.which("prometheus-redis-exporter"):
+        out.append(Service(
+            "redis-exporter",
+            f"exec prometheus-redis-exporter -redis.addr {q(cfg.redis_url.rsplit('/', 1)[0])} "
+            f"-web.listen-address {cfg.host}:{cfg.redis_exporter_port}",
+            health_url=f"http://{cfg.host}:{cfg.redis_exporter_port}/metrics"))
+    if shutil.which("prometheus-alertmanager") and (ROOT / "alertmanager" / "render_config.py").exists():
+        out.append(Service(
+            "alertmanager",
+            f"exec prometheus-alertmanager --config.file={q(run / 'alertmanager.yml')} "
+            f"--storage.path={q(run / 'alertmanager-data')} --web.listen-address={cfg.host}:{cfg.alertmanager_port} "
+            f"--web.external-url={cfg.alertmanager_url} --cluster.listen-address=",
+            health_url=f"{cfg.alertmanager_url}/-/ready", url=cfg.alertmanager_url))
+    if shutil.which("prometheus"):
+        out.append(Service(
+            "prometheus",
+            f"exec prometheus --config.file={q(run / 'prometheus.yml')} --storage.tsdb.path={q(run / 'prometheus-data')} "
+            f"--web.listen-address={cfg.host}:{cfg.prometheus_port} --web.enable-lifecycle "
+            f"--web.external-url={cfg.prometheus_url}",
+            health_url=f"{cfg.prometheus_url}/-/ready", url=cfg.prometheus_url))
+    grafana = shutil.which("grafana-server") or shutil.which("grafana")
+    if grafana:
+        out.append(Service(
+            "grafana",
+            f"PROMETHEUS_URL={cfg.prometheus_url} GRAFANA_DASHBOARDS_DIR={q(ROOT / 'grafana' / 'dashboards')} "
+            f"exec {grafana} {'server ' if grafana.endswith('grafana') else ''}"
+            f"--homepath /usr/share/grafana --config {q(run / 'grafana.ini')}",
+            health_url=f"http://{cfg.host}:{cfg.grafana_port}/api/health", url=f"http://{cfg.host}:{cfg.grafana_port}"))
     return out
+
+
+def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
+    """Render the monitoring configuration for these hosts and ports into RUN_DIR."""
+    sys.path.insert(0, str(ROOT))
+    from prometheus import render_config as prometheus_config
+
+    targets = RUN_DIR / "targets"
+    targets.mkdir(parents=True, exist_ok=True)
+    (targets / "app.json").write_text(json.dumps(
+        [{"targets": [f"{cfg.host}:{p}" for p in cfg.app_ports], "labels": {"deployment": "local"}}], indent=2))
+    (targets / "worker.json").write_text(json.dumps(
+        [{"targets": [f"{cfg.host}:{cfg.worker_metrics_port}"], "labels": {"deployment": "local"}}], indent=2))
+    (RUN_DIR / "prometheus.yml").write_text(prometheus_config.render_local(
+        targets_dir=targets, rules_dir=ROOT / "prometheus" / "rules",
+        redis_exporter=f"{cfg.host}:{cfg.redis_exporter_port}", alertmanager=f"{cfg.host}:{cfg.alertmanager_port}",
+        prometheus=f"{cfg.host}:{cfg.prometheus_port}", scrape_interval=cfg.scrape_interval,
+        evaluation_interval=cfg.scrape_interval))
+    try:
+        from alertmanager import render_config as alertmanager_config
+    except ImportError:  # not generated yet
+        alertmanager_config = None
+    if alertmanager_config is not None:
+        (RUN_DIR / "alertmanager.yml").write_text(alertmanager_config.render_local(
+            smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url))
+    if any(s.name == "grafana" for s in svcs):
+        (RUN_DIR / "grafana.ini").write_text(
+            f"[server]\nhttp_addr = {cfg.host}\nhttp_port = {cfg.grafana_port}\n"
+            f"[paths]\ndata = {RUN_DIR / 'grafana-data'}\nprovisioning = {ROOT / 'grafana' / 'provisioning'}\n")
 
 
 def render_procfile(svcs: list[Service]) -> str:

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code (grafanalib sources, generated JSON, provisioning)."""
