@@ -52,3 +52,21 @@ status: $(STAMP) ## show each service of the stack
 
 logs: $(STAMP) ## follow the stack's logs
 	$(PY) -m stack logs
+
+# Load tests and benchmarks (docs/benchmarks.md).  LOAD_SHAPE=step: step load until an endpoint leaves its target.
+USERS ?= 20
+DURATION ?= 60s
+SPAWN_RATE ?= 5
+LOAD_HOST ?= http://127.0.0.1:$(or $(APP_PORT),8000)
+REPORTS_DIR ?= reports
+LOCUST_ARGS ?=
+ITERATIONS ?= 20
+BENCHMARK_ARGS ?=
+
+.PHONY: loadtest benchmark
+loadtest: $(STAMP) ## headless Locust run against the running app, graded (USERS=20 DURATION=60s LOAD_SHAPE=step)
+	LOAD_SHAPE=$(LOAD_SHAPE) $(VENV)/bin/locust -f loadtests --headless -u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) \
+	  --host $(LOAD_HOST) --reports-dir $(REPORTS_DIR) --only-summary $(LOCUST_ARGS)
+
+benchmark: $(STAMP) ## time each endpoint in-process against the configured database (ITERATIONS=20 BENCHMARK_ARGS=--warm-cache)
+	cd app && ../$(PY) manage.py benchmark --iterations $(ITERATIONS) $(BENCHMARK_ARGS)

@@ -101,3 +101,42 @@ def required_request_edges() -> set[float]:
 
 def required_db_edges() -> set[float]:
     return {DB_SLOW_QUERY_SECONDS}
+
+
+# --- Alerting beyond the guide (issue 6) ---
+# Read by prometheus/generate_rules.py (rules and their promtool tests) and by the dashboards.
+# Windows are PromQL durations; `for:` durations and intervals live in the generator.
+
+SLOW_TRANSACTION_QUANTILE = 0.95  # the "P95" of SLOW_TRANSACTION_P95_SECONDS
+
+CELERY_FAILURE_RATIO = 0.10  # CeleryTaskFailureRatioHigh: failed / finished runs of one task above 10 %
+CELERY_FAILURE_MIN_TASKS = 10  # ...only when at least this many runs of it finished in ALERT_WINDOW
+CELERY_QUEUE_BACKLOG = 100  # CeleryQueueBacklog: more than this many messages waiting in one queue
+
+CACHE_HIT_RATIO_FLOOR = 0.5  # CacheHitRatioCollapse: hits / (hits + misses) below 50 % ...
+CACHE_MIN_LOOKUPS = 50  # ...only when at least this many cache reads came in ALERT_WINDOW
+
+ENDPOINT_TARGET_MIN_REQUESTS = 30  # EndpointLatency*: an endpoint's average counts only from this many
+#                                    requests in ALERT_WINDOW (the averages are the target table's)
+
+# Service level objectives, measured on the app's HTTP responses.
+SLO_AVAILABILITY_OBJECTIVE = 0.999  # share of responses that are not 5xx
+SLO_LATENCY_OBJECTIVE = 0.95  # share of an endpoint's GET requests at or under its target_ms (a bucket edge)
+
+
+@dataclass(frozen=True)
+class BurnRateWindow:
+    severity: str  # "page" or "ticket"
+    factor: float  # burn rate: how many times faster than "exactly spend the budget in the SLO period"
+    long: str  # long window: the budget really is burning
+    short: str  # short window: ...and still is (resets the alert quickly after a fix)
+
+
+SLO_PERIOD = "30d"
+# The SRE workbook's multiwindow, multi-burn-rate table (chapter 5, "Alerting on SLOs").
+SLO_BURN_RATE_WINDOWS: tuple[BurnRateWindow, ...] = (
+    BurnRateWindow("page", 14.4, "1h", "5m"),  # 2 % of a 30-day budget in one hour
+    BurnRateWindow("page", 6.0, "6h", "30m"),  # 5 % in six hours
+    BurnRateWindow("ticket", 3.0, "1d", "2h"),  # 10 % in a day
+    BurnRateWindow("ticket", 1.0, "3d", "6h"),  # 10 % in three days
+)
