@@ -4,9 +4,10 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django_prometheus.models import ExportModelOperationsMixin
 
 
-class Profile(models.Model):
+class Profile(ExportModelOperationsMixin("profile"), models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     bio = models.TextField(blank=True)
     avatar_url = models.URLField(blank=True)

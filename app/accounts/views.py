@@ -9,12 +9,14 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts import selectors
 from accounts.models import ApiToken
 from core.api import ApiError, api_view
+from observability import context as obs
 
 MAX_USER_ID = 2**63 - 1
 
 
 @api_view("GET")
 def user_profile(request, user_id: int):
+    obs.set_feature("user_profile")
     if user_id > MAX_USER_ID:
         raise ApiError(404, f"user {user_id} not found")
     return JsonResponse(selectors.get_profile(user_id))
@@ -22,6 +24,7 @@ def user_profile(request, user_id: int):
 
 @api_view("GET")
 def me(request):
+    obs.set_feature("user_profile")
     if not request.user.is_authenticated:
         raise ApiError(401, "authentication required (session or 'Authorization: Token <key>')")
     return JsonResponse(selectors.get_profile(request.user.pk))
@@ -30,6 +33,7 @@ def me(request):
 @csrf_exempt  # credentials in the body are the proof; no session is involved yet
 @api_view("POST")
 def obtain_token(request):
+    obs.set_feature("auth_token")
     try:
         data = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):

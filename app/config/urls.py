@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
 from core import views as core_views
+from observability import views as metrics_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -12,8 +14,10 @@ urlpatterns = [
     # Unknown API paths answer JSON even with DEBUG on (one bounded view label for all of them).
     re_path(r"^api/", core_views.not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_views.metrics_view, name="prometheus-django-metrics"),  # protected
 ]
+if settings.DEBUG or settings.ENABLE_DRILL_ENDPOINTS:  # failing-on-purpose endpoints; 404 in production
+    urlpatterns.append(path("_drill/", include("observability.drill_urls")))
 
 handler400 = "core.views.bad_request"
 handler403 = "core.views.permission_denied"

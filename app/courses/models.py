@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django_prometheus.models import ExportModelOperationsMixin
 
 
-class Course(models.Model):
+class Course(ExportModelOperationsMixin("course"), models.Model):
     class Category(models.TextChoices):
         PYTHON_BASICS = "python-basics", "Python basics"
         WEB = "web", "Web development"
@@ -41,7 +42,7 @@ class Course(models.Model):
         return self.title
 
 
-class Lesson(models.Model):
+class Lesson(ExportModelOperationsMixin("lesson"), models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="lessons")
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220)
@@ -57,7 +58,7 @@ class Lesson(models.Model):
         return self.title
 
 
-class Enrollment(models.Model):
+class Enrollment(ExportModelOperationsMixin("enrollment"), models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
     progress = models.DecimalField(max_digits=5, decimal_places=2, default=0)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.api import ApiError
 from courses.models import Course, Enrollment
+from observability import metrics
 
 api_logger = logging.getLogger("apps.api")
 
@@ -26,6 +27,7 @@ def enroll(user, slug: str) -> tuple[Enrollment, bool]:
     except IntegrityError:  # a concurrent request enrolled the same user first
         enrollment, created = Enrollment.objects.get(user=user, course=course), False
     if created:
+        metrics.ENROLLMENTS.inc()
         api_logger.info("Course enrollment", extra={"user_id": user.pk, "course_id": course.pk})
         from courses import tasks  # tasks import services; import here to keep that one-way
 

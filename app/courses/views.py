@@ -8,12 +8,14 @@ from django.views.decorators.csrf import csrf_exempt
 from core.api import ApiError, api_view, choice_param, page_params, text_param
 from courses import selectors, services
 from courses.models import Course
+from observability import context as obs
 
 MAX_SLUG_LENGTH = 220
 
 
 @api_view("GET")
 def course_list(request):
+    obs.set_feature("course_list")
     page, size = page_params(request)
     return JsonResponse(selectors.list_courses(
         category=choice_param(request, "category", Course.Category.values),
@@ -27,6 +29,8 @@ def course_list(request):
 
 @api_view("GET")
 def course_detail(request, slug: str):
+    obs.set_feature("course_detail")
+    obs.set_course(slug=slug[:MAX_SLUG_LENGTH])
     if len(slug) > MAX_SLUG_LENGTH:
         raise ApiError(404, "course not found")
     return JsonResponse(selectors.course_detail(slug))
@@ -44,6 +48,8 @@ def _check_csrf_for_session(request):
 @csrf_exempt  # checked in the view: token clients need none, sessions do
 @api_view("POST")
 def course_enroll(request, slug: str):
+    obs.set_feature("course_enrollment")
+    obs.set_course(slug=slug[:MAX_SLUG_LENGTH])
     if not request.user.is_authenticated:
         raise ApiError(401, "authentication required (session or 'Authorization: Token <key>')")
     _check_csrf_for_session(request)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django_prometheus.models import ExportModelOperationsMixin
 
 
-class Category(models.Model):
+class Category(ExportModelOperationsMixin("forum_category"), models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=120, unique=True)
     description = models.TextField(blank=True)
@@ -17,7 +18,7 @@ class Category(models.Model):
         return self.name
 
 
-class Topic(models.Model):
+class Topic(ExportModelOperationsMixin("forum_topic"), models.Model):
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="topics")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="topics")
     title = models.CharField(max_length=200)
@@ -36,7 +37,7 @@ class Topic(models.Model):
         return self.title
 
 
-class Post(models.Model):
+class Post(ExportModelOperationsMixin("forum_post"), models.Model):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="posts")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="forum_posts")
     body = models.TextField()

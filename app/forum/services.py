@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from core.api import ApiError
 from forum.models import Post, Topic
+from observability import metrics
 
 forum_logger = logging.getLogger("apps.forum_integration")
 
@@ -28,5 +29,6 @@ def add_post(user, topic_id: int, body: str) -> Post:
         post = Post.objects.create(topic=topic, author=user, body=body, created_at=now)
         Topic.objects.filter(pk=topic.pk).update(
             reply_count=F("reply_count") + 1, last_post=post, last_activity_at=now)
+    metrics.FORUM_POSTS.inc()
     forum_logger.info("Forum post", extra={"user_id": user.pk, "topic_id": topic_id})
     return post

@@ -8,10 +8,12 @@ from django.views.decorators.csrf import csrf_exempt
 from core.api import ApiError, api_view, page_params, text_param
 from courses.views import _check_csrf_for_session
 from forum import selectors, services
+from observability import context as obs
 
 
 @api_view("GET")
 def topic_list(request):
+    obs.set_feature("forum_topics")
     page, size = page_params(request)
     category = text_param(request, "category", 120)
     return JsonResponse(selectors.list_topics(category=category, page=page, page_size=size))
@@ -20,6 +22,7 @@ def topic_list(request):
 @csrf_exempt  # checked in the view: token clients need none, sessions do
 @api_view("POST")
 def post_create(request, topic_id: int):
+    obs.set_feature("forum_post")
     if not request.user.is_authenticated:
         raise ApiError(401, "authentication required (session or 'Authorization: Token <key>')")
     _check_csrf_for_session(request)

@@ -5,3 +5,11 @@ class ObservabilityConfig(AppConfig):
     """Metrics, Sentry, logging and performance instrumentation for the whole project."""
 
     name = "observability"
+
+    def ready(self):
+        from observability.sentry import init_sentry
+
+        init_sentry()  # no-op without SENTRY_DSN
+        from observability import instrumentation
+
+        instrumentation.install()  # metrics: error counting, label sets at zero (docs/metrics.md)

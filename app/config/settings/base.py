@@ -10,6 +10,7 @@ import dj_database_url
 import thresholds
 from config import env
 from config.env import APP_DIR, PROJECT_DIR
+from observability.logging import logging_from_settings
 
 ENVIRONMENT = env.environment()
 DEBUG = False
@@ -36,15 +37,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "observability.middleware.RequestMetricsMiddleware",  # queries and DB time per request, errors
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.auth.TokenAuthenticationMiddleware",
+    "observability.request_id.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "observability.middleware.PrometheusAfterMiddleware",  # django-prometheus' own, method label bounded
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -94,7 +97,8 @@ CACHE_TTL_SECONDS = int(env.get("CACHE_TTL_SECONDS", "300"))
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
+            # django-prometheus' RedisCache, also counting studio_cache_operations_total.
+            "BACKEND": "observability.cache.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": CACHE_TTL_SECONDS,
@@ -111,7 +115,7 @@ if CACHE_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "observability.cache.LocMemCache",  # Django's, counting operations
             "LOCATION": "studio",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "TIMEOUT": CACHE_TTL_SECONDS,
@@ -179,14 +183,44 @@ API_MAX_QUERY_LENGTH = 200
 # Every latency target and alert threshold is an edge of these buckets (thresholds.py).
 PROMETHEUS_LATENCY_BUCKETS = thresholds.REQUEST_LATENCY_BUCKETS
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# /metrics (observability/views.py): a bearer token and/or allowed networks; with neither, open
+# only where METRICS_PUBLIC (default: development).
+METRICS_PUBLIC = env.get_bool("METRICS_PUBLIC", ENVIRONMENT == "development")
+METRICS_TOKEN = env.get("METRICS_TOKEN")
+METRICS_TOKEN_FILE = env.get("METRICS_TOKEN_FILE")  # Prometheus: authorization.credentials_file
+METRICS_ALLOWED_NETWORKS = env.get_list("METRICS_ALLOWED_NETWORKS")  # CIDRs, e.g. 10.0.0.0/8,127.0.0.1/32
+METRICS_COUNTRY_HEADER = env.get("METRICS_COUNTRY_HEADER", "HTTP_CF_IPCOUNTRY")  # studio_errors_by_country_total
+METRICS_REDIS_URL = env.get("METRICS_REDIS_URL", REDIS_URL)  # studio_error_users_5m (HyperLogLogs)
+# The Celery worker's own /metrics (observability/celery_metrics.py); port 0 turns it off.
+CELERY_METRICS_PORT = int(env.get("CELERY_METRICS_PORT", "9808"))
+CELERY_METRICS_ADDR = env.get("CELERY_METRICS_ADDR", "127.0.0.1")
+CELERY_METRICS_QUEUES = env.get_list("CELERY_METRICS_QUEUES")  # studio_celery_queue_length; default queue if empty
 
-# --- Logging ----------------------------------------------------------------------------------
-LOG_LEVEL = env.get("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# --- Sentry (observability/sentry.py; off without SENTRY_DSN) ---------------------------------
+SENTRY_DSN = env.get("SENTRY_DSN")
+SENTRY_RELEASE = env.get("SENTRY_RELEASE", env.get("RELEASE"))  # None: events carry RELEASE ("dev")
+SENTRY_TRACES_SAMPLE_RATE = env.get_float("SENTRY_TRACES_SAMPLE_RATE", 0.1)
+SENTRY_PROFILES_SAMPLE_RATE = env.get_float("SENTRY_PROFILES_SAMPLE_RATE", 0.1)
+SENTRY_SEND_PII = env.get_bool("SENTRY_SEND_PII", False)  # e-mail addresses in events only when on
+SENTRY_TRANSPORT_TIMEOUT = env.get_float("SENTRY_TRANSPORT_TIMEOUT", 5.0)  # per envelope, background thread
+SENTRY_SHUTDOWN_TIMEOUT = env.get_float("SENTRY_SHUTDOWN_TIMEOUT", 2.0)  # longest flush at process exit
+SENTRY_DEBUG = env.get_bool("SENTRY_DEBUG", False)
+SENTRY_IGNORED_5XX_PATHS = ["/readyz"]  # a failing probe is Prometheus' business, not an event per poll
+# Endpoints that fail on purpose (/_drill/...): on with DEBUG or this flag, never in production.
+ENABLE_DRILL_ENDPOINTS = env.get_bool("ENABLE_DRILL_ENDPOINTS", False)
+# check_monitoring: where to verify receivers and alert rules (optional).
+ALERTMANAGER_URL = env.get("ALERTMANAGER_URL")
+PROMETHEUS_URL = env.get("PROMETHEUS_URL")
+
+# --- Logging (observability/logging.py) -------------------------------------------------------
+LOG_LEVEL = env.get("LOG_LEVEL", "INFO")  # the file
+LOG_CONSOLE_LEVEL = env.get("LOG_CONSOLE_LEVEL", "WARNING")
+LOG_CONSOLE_JSON = env.get_bool("LOG_CONSOLE_JSON", False)
+LOG_FILE = env.get("LOG_FILE", str(VAR_DIR / "log" / "studio.log"))
+LOG_JSON = env.get_bool("LOG_JSON", True)  # the file: JSON lines
+LOG_FILE_MAX_BYTES = int(env.get("LOG_FILE_MAX_BYTES", str(50 * 1024 * 1024)))
+LOG_FILE_BACKUP_COUNT = int(env.get("LOG_FILE_BACKUP_COUNT", "5"))
+LOG_SQL = env.get_bool("LOG_SQL", False)  # SQL statements at DEBUG (needs DEBUG, i.e. development)
+# Extra handlers for the root logger, {name: dictConfig handler}: other instrumentation goes here.
+LOG_EXTRA_HANDLERS: dict = {}
+LOGGING = logging_from_settings(globals())  # environment modules change LOG_* and call it again

@@ -16,6 +16,11 @@ _default.setdefault("TEST", {})["NAME"] = (
     if _default["ENGINE"].endswith("sqlite3") else f"test_studio_{os.getpid()}")
 for _cache in CACHES.values():  # noqa: F405
     _cache["KEY_PREFIX"] = env.get("CACHE_KEY_PREFIX", f"test{os.getpid()}")
+# Quiet console, no log file unless LOG_FILE is given; the failing-on-purpose endpoints exist.
+LOG_FILE = env.get("LOG_FILE")
+LOGGING = logging_from_settings(globals())  # noqa: F405
+ENABLE_DRILL_ENDPOINTS = env.get_bool("ENABLE_DRILL_ENDPOINTS", True)
+METRICS_PUBLIC = env.get_bool("METRICS_PUBLIC", True)  # /metrics open unless a test configures protection
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", True)
 if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"

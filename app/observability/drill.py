@@ -1,0 +1,89 @@
+"""Views that fail on purpose (see drill_urls.py).  Each sets the guide's context first, so the
+resulting Sentry event shows what a real one carries: feature tag, course context, user."""
+from __future__ import annotations
+
+import logging
+import time
+
+import sentry_sdk
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import Http404, JsonResponse
+from django.template.loader import render_to_string
+from django.views.decorators.csrf import csrf_exempt
+
+from observability import context
+
+logger = logging.getLogger("apps.api")
+
+DRILL_COURSE = {"id": 0, "slug": "fire-drill", "title": "Fire drill"}
+MAX_SLOW_MS = 5000
+
+
+class DrillError(RuntimeError):
+    """Raised on purpose by the drill endpoints."""
+
+
+def _drill(request, feature: str) -> None:
+    if not (settings.DEBUG or settings.ENABLE_DRILL_ENDPOINTS):  # belt and braces: the URLconf decides too
+        raise Http404("no drills here")
+    context.set_feature(feature)
+    context.set_course(DRILL_COURSE)
+
+
+@csrf_exempt  # POST bodies too: the drill shows what Sentry receives (scrubbed) of a form
+def unhandled_error(request):
+    _drill(request, "drill_error")
+    logger.warning("fire drill: failing on purpose (note: %s)", request.POST.get("note", "")[:200])
+    raise DrillError("fire drill: unhandled exception in a view")
+
+
+def template_error(request):
+    _drill(request, "drill_template")
+    return JsonResponse({"html": render_to_string("observability/drill_template_error.html", {"feature": "x"})})
+
+
+def database_error(request):
+    _drill(request, "drill_database")
+    # A savepoint: the failure rolls back only itself, whatever transaction the caller runs in.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT drill_missing_column FROM drill_missing_table")
+    return JsonResponse({"unreachable": True})
+
+
+def status(request, status: int):
+    _drill(request, "drill_status")
+    if not 400 <= status <= 599:
+        raise Http404("status must be 400-599")
+    return JsonResponse({"error": {"status": status, "message": "fire drill"}}, status=status)
+
+
+def message(request):
+    _drill(request, "drill_message")
+    event_id = sentry_sdk.capture_message("fire drill: capture_message", level="warning")
+    return JsonResponse({"event_id": event_id})
+
+
+def log_error(request):
+    _drill(request, "drill_log")
+    logger.error("fire drill: an ERROR log record", extra={"user_id": getattr(request.user, "pk", None),
+                                                           "course_id": DRILL_COURSE["id"]})
+    return JsonResponse({"logged": True})
+
+
+def task_error(request):
+    _drill(request, "drill_task")
+    from observability.tasks import drill_fail
+
+    result = drill_fail.delay("fire drill: task failure")
+    return JsonResponse({"task_id": result.id}, status=202)
+
+
+def slow(request):
+    _drill(request, "drill_slow")
+    try:
+        ms = max(0, min(int(request.GET.get("ms", "1500")), MAX_SLOW_MS))
+    except ValueError:
+        ms = 1500
+    time.sleep(ms / 1000)
+    return JsonResponse({"slept_ms": ms})

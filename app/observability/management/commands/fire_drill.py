@@ -1,0 +1,97 @@
+"""Make one of the guide's alert conditions happen, through the running app's real code paths.
+
+    python manage.py fire_drill error-spike|slow|error-rate|db-slow|all [--url http://127.0.0.1:8000]
+
+Development only: it drives the /_drill/ endpoints (which exist only with DEBUG or
+ENABLE_DRILL_ENDPOINTS) of a running app over HTTP, so the errors, latencies and slow queries go
+through gunicorn, the middleware, the metrics and Sentry exactly as real ones would.  How much of
+each it makes is derived from thresholds.py: just enough to cross the threshold, and no more than
+the other alerts' thresholds, so each drill pages only for its own alert.
+"""
+from __future__ import annotations
+
+import math
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+import thresholds
+
+DRILLS = ("error-spike", "slow", "error-rate", "db-slow")
+EXPECTED = {  # the alert each drill fires and, per the guide, who gets paged
+    "error-spike": ("ErrorSpike", "email, Slack"),
+    "slow": ("SlowTransactions", "email"),
+    "error-rate": ("HighErrorRate", "email, Slack, PagerDuty"),
+    "db-slow": ("DatabaseIssues", "email"),
+}
+
+
+def plan(drill: str) -> list[str]:
+    """The request paths a drill sends, in order."""
+    if drill == "error-spike":
+        # Unhandled exceptions: errors counted once each.  Kept under the HighErrorRate traffic guard.
+        return ["/_drill/error/"] * (thresholds.ERROR_SPIKE_MIN_ERRORS + 1)
+    if drill == "slow":
+        # Every request in the window slower than the P95 line, so P95 lands above it.
+        ms = int(thresholds.SLOW_TRANSACTION_P95_SECONDS * 1000 * 1.5)
+        return [f"/_drill/slow/?ms={ms}"] * 10
+    if drill == "error-rate":
+        # 5xx responses just under the error-spike count, in enough traffic for twice the ratio.
+        errors = thresholds.ERROR_SPIKE_MIN_ERRORS - 1
+        total = max(thresholds.HIGH_ERROR_RATE_MIN_REQUESTS * 2,
+                    math.ceil(errors / (thresholds.HIGH_ERROR_RATE_RATIO * 2)))
+        return ["/_drill/status/503/"] * errors + ["/healthz"] * (total - errors)
+    if drill == "db-slow":
+        ms = int(thresholds.DB_SLOW_QUERY_SECONDS * 1000) + 150
+        return [f"/_drill/db-slow/?ms={ms}"]
+    raise ValueError(drill)
+
+
+def send(base_url: str, path: str) -> int:
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + path, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def run(drill: str, base_url: str, concurrency: int = 4) -> dict[int, int]:
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(lambda p: send(base_url, p), plan(drill)))
+    counts: dict[int, int] = {}
+    for s in statuses:
+        counts[s] = counts.get(s, 0) + 1
+    return counts
+
+
+class Command(BaseCommand):
+    help = "Make an alert condition happen through the running app (development only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("drill", choices=(*DRILLS, "all"))
+        parser.add_argument("--url", default=None, help="the running app (default http://127.0.0.1:$APP_PORT)")
+
+    def handle(self, *args, drill: str, url: str | None, **options):
+        if settings.ENVIRONMENT != "development":
+            raise CommandError(f"fire_drill runs in development only (ENVIRONMENT is {settings.ENVIRONMENT})")
+        from config import env
+
+        base_url = url or f"http://127.0.0.1:{env.get('APP_PORT', '8000')}"
+        try:
+            send(base_url, "/healthz")
+        except OSError as exc:
+            raise CommandError(f"no app answers at {base_url} ({exc}); start it with `make up`") from None
+        for name in DRILLS if drill == "all" else (drill,):
+            started = time.monotonic()
+            counts = run(name, base_url)
+            if 404 in counts and len(counts) == 1:
+                raise CommandError(f"{base_url} has no drill endpoints: they need DEBUG or ENABLE_DRILL_ENDPOINTS")
+            alert, receivers = EXPECTED[name]
+            summary = ", ".join(f"{n}x {status}" for status, n in sorted(counts.items()))
+            self.stdout.write(f"{name}: sent {sum(counts.values())} requests ({summary}) in "
+                              f"{time.monotonic() - started:.1f}s; expect {alert} -> {receivers}")
+        self.stdout.write("pages arrive after the next rule evaluation and the alert's `for:` (make pages).")

@@ -1,0 +1,242 @@
+"""Every Prometheus metric this project defines, in one place (docs/metrics.md is the reference).
+
+django-prometheus defines its own (django_http_*, django_db_*, django_cache_*, django_model_*);
+everything here is prefixed ``studio_``.  Importable before Django is set up (config/celery.py
+imports it through observability.celery_metrics): no settings are read at import time.
+
+Label values are bounded: view names (or "<unnamed view>"), methods, statuses, task names, cache
+operations and results, error sources, exception classes (the project's own, or the nearest
+well-known base class: observability.errors.exception_label) and ISO 3166 country codes (anything else is "unknown").
+Label sets whose values are known are created at zero when the process starts (``initialise``),
+so that rate() and increase() see the very first event.
+
+In multiprocess mode (PROMETHEUS_MULTIPROC_DIR set) every process writes its values to that
+directory and the /metrics views sum them; the scrape-time collectors below (build info, distinct
+users hitting errors, Celery queue length) are computed by the process that answers the scrape.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import thresholds
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_logger = logging.getLogger(__name__)
+
+# Queries per request: counts, not durations (no threshold of thresholds.py is a query count).
+QUERY_COUNT_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, float("inf"))
+
+ERROR_SOURCES = ("request", "task", "log")
+NO_EXCEPTION = "none"  # the exception label of an error without one (an ERROR log record, a bare 5xx)
+UNKNOWN_COUNTRY = "unknown"
+UNNAMED_VIEW = "<unnamed view>"  # django-prometheus' label for requests that matched no URL
+
+# Cache operations and the results each can have (created at zero).
+CACHE_RESULTS = ("hit", "miss", "set", "delete", "error")
+CACHE_OPERATIONS = {
+    "get": ("hit", "miss", "error"),
+    "get_many": ("hit", "miss", "error"),
+    "get_or_set": ("hit", "miss", "error"),
+    "has_key": ("hit", "miss", "error"),
+    "set": ("set", "error"),
+    "set_many": ("set", "error"),
+    "add": ("set", "hit", "error"),
+    "touch": ("set", "miss", "error"),
+    "incr": ("set", "miss", "error"),
+    "decr": ("set", "miss", "error"),
+    "delete": ("delete", "error"),
+    "delete_many": ("delete", "error"),
+}
+
+# --- Errors: what Sentry would capture, counted even when Sentry is down ----------------------
+
+ERRORS = Counter(
+    "studio_errors_total",
+    "Errors Sentry would capture: unhandled request exceptions and 5xx responses (source=request), "
+    "Celery task failures (source=task), ERROR log records (source=log); each error once.",
+    ["source", "exception"],
+)
+ERRORS_BY_COUNTRY = Counter(
+    "studio_errors_by_country_total",
+    "Errors raised or logged while serving a request, by the ISO 3166 alpha-2 country of the client "
+    "(settings.METRICS_COUNTRY_HEADER); unknown when absent or not a code.",
+    ["country"],
+)
+
+# --- Requests ---------------------------------------------------------------------------------
+
+REQUEST_QUERIES = Histogram(
+    "studio_request_queries",
+    "Database queries per request, by view.",
+    ["view"],
+    buckets=QUERY_COUNT_BUCKETS,
+)
+REQUEST_DB_SECONDS = Histogram(
+    "studio_request_db_seconds",
+    "Time spent in database queries per request, by view.",
+    ["view"],
+    buckets=thresholds.DB_QUERY_BUCKETS,
+)
+
+# --- Cache ------------------------------------------------------------------------------------
+
+CACHE_OPERATIONS_TOTAL = Counter(
+    "studio_cache_operations_total",
+    "Cache operations by operation and result (hit, miss, set, delete, error); *_many operations "
+    "count once per key.",
+    ["operation", "result"],
+)
+
+# --- Celery -----------------------------------------------------------------------------------
+
+CELERY_TASKS_SENT = Counter(
+    "studio_celery_tasks_sent_total", "Celery tasks published (by the publishing process), by task.", ["task"])
+CELERY_TASKS_STARTED = Counter(
+    "studio_celery_tasks_started_total", "Celery task runs started, by task.", ["task"])
+CELERY_TASKS_SUCCEEDED = Counter(
+    "studio_celery_tasks_succeeded_total", "Celery task runs that succeeded, by task.", ["task"])
+CELERY_TASKS_FAILED = Counter(
+    "studio_celery_tasks_failed_total", "Celery task runs that failed for good (no retry left), by task.",
+    ["task"])
+CELERY_TASKS_RETRIED = Counter(
+    "studio_celery_tasks_retried_total", "Celery task runs that ended in a retry, by task.", ["task"])
+CELERY_TASK_RUNTIME = Histogram(
+    "studio_celery_task_runtime_seconds",
+    "Celery task run time (prerun to postrun), by task.",
+    ["task"],
+    buckets=thresholds.REQUEST_LATENCY_BUCKETS,
+)
+
+# --- Business ---------------------------------------------------------------------------------
+
+ENROLLMENTS = Counter("studio_enrollments_total", "New course enrolments (courses.services.enroll).")
+FORUM_POSTS = Counter("studio_forum_posts_total", "New forum posts (forum.services.add_post).")
+
+
+# --- Computed when scraped --------------------------------------------------------------------
+
+
+class BuildInfoCollector(Collector):
+    """studio_build_info{release,environment} 1, from settings.RELEASE and settings.ENVIRONMENT."""
+
+    name = "studio_build_info"
+    documentation = "Always 1; the labels say which release runs in which environment."
+
+    def describe(self):
+        return [GaugeMetricFamily(self.name, self.documentation, labels=["release", "environment"])]
+
+    def collect(self):
+        from django.conf import settings
+
+        family = GaugeMetricFamily(self.name, self.documentation, labels=["release", "environment"])
+        family.add_metric([str(settings.RELEASE), str(settings.ENVIRONMENT)], 1)
+        yield family
+
+
+class ErrorUsersCollector(Collector):
+    """studio_error_users_5m: distinct users hitting errors in the last five minutes (Redis HLL)."""
+
+    name = "studio_error_users_5m"
+    documentation = ("Distinct users (user id, or client address when anonymous) hitting an error in "
+                     "the last 5 minutes, across all processes (Redis HyperLogLog; 0 without Redis).")
+
+    def describe(self):
+        return [GaugeMetricFamily(self.name, self.documentation)]
+
+    def collect(self):
+        from observability import errors
+
+        yield GaugeMetricFamily(self.name, self.documentation, value=errors.count_error_users())
+
+
+class QueueLengthCollector(Collector):
+    """studio_celery_queue_length{queue}: LLEN of each queue's Redis list(s) at scrape time."""
+
+    name = "studio_celery_queue_length"
+    documentation = ("Messages waiting in a Celery queue (Redis LLEN of the broker's list, all priority "
+                     "levels; 0 when the key is absent), read when scraped.")
+
+    def __init__(self, app, queues=None):
+        self.app = app
+        self._queues = queues
+        self._client = None
+
+    def queues(self) -> list[str]:
+        if self._queues:
+            return list(self._queues)
+        from django.conf import settings
+
+        names = list(getattr(settings, "CELERY_METRICS_QUEUES", None) or ())
+        if not names:
+            names = [self.app.conf.task_default_queue]
+            names += [q.name for q in (self.app.conf.task_queues or ()) if q.name not in names]
+        return names
+
+    def _redis(self):
+        url = self.app.conf.broker_url or ""
+        if not re.match(r"^rediss?://", url):
+            return None
+        if self._client is None:
+            import redis
+
+            self._client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        return self._client
+
+    def describe(self):
+        return [GaugeMetricFamily(self.name, self.documentation, labels=["queue"])]
+
+    def collect(self):
+        family = GaugeMetricFamily(self.name, self.documentation, labels=["queue"])
+        client = self._redis()
+        if client is not None:
+            options = self.app.conf.broker_transport_options or {}
+            prefix = options.get("global_keyprefix", "")
+            sep = options.get("sep", "\x06\x16")
+            steps = [p for p in options.get("priority_steps", [0, 3, 6, 9]) if p]
+            queues = self.queues()
+            try:
+                pipe = client.pipeline(transaction=False)
+                for queue in queues:
+                    pipe.llen(prefix + queue)
+                    for step in steps:  # kombu keeps each priority level in its own list
+                        pipe.llen(f"{prefix}{queue}{sep}{step}")
+                lengths = pipe.execute()
+            except Exception as exc:  # broker unreachable: no sample rather than a wrong 0
+                _logger.warning("studio_celery_queue_length: broker unreachable: %s", exc)
+            else:
+                per_queue = len(steps) + 1
+                for i, queue in enumerate(queues):
+                    family.add_metric([queue], sum(lengths[i * per_queue:(i + 1) * per_queue]))
+        yield family
+
+
+BUILD_INFO = BuildInfoCollector()
+ERROR_USERS = ErrorUsersCollector()
+# Collectors the web app's /metrics adds to every scrape (the worker's: BUILD_INFO and a
+# QueueLengthCollector, observability.celery_metrics).
+WEB_SCRAPE_COLLECTORS = (BUILD_INFO, ERROR_USERS)
+
+
+def initialise(task_names=()) -> None:
+    """Create the label sets whose values are known, at zero (idempotent, cheap)."""
+    from observability.errors import initial_exception_labels
+
+    exceptions = initial_exception_labels()
+    for source in ERROR_SOURCES:
+        for exception in exceptions:
+            ERRORS.labels(source, exception)
+    ERRORS_BY_COUNTRY.labels(UNKNOWN_COUNTRY)
+    for operation, results in CACHE_OPERATIONS.items():
+        for result in results:
+            CACHE_OPERATIONS_TOTAL.labels(operation, result)
+    initialise_tasks(task_names)
+
+
+def initialise_tasks(task_names) -> None:
+    for name in task_names:
+        for metric in (CELERY_TASKS_SENT, CELERY_TASKS_STARTED, CELERY_TASKS_SUCCEEDED, CELERY_TASKS_FAILED,
+                       CELERY_TASKS_RETRIED, CELERY_TASK_RUNTIME):
+            metric.labels(name)

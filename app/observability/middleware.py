@@ -1,0 +1,97 @@
+"""Request instrumentation beside django-prometheus' Before/After middleware.
+
+RequestMetricsMiddleware (second in MIDDLEWARE, right after PrometheusBeforeMiddleware, so it sees
+every query the other middleware make, e.g. the session save) observes per request:
+  studio_request_queries{view}     how many queries ran (a connection.execute_wrapper, no DEBUG)
+  studio_request_db_seconds{view}  how long they took
+and remembers the request for observability.errors (country and user of an error), and counts a
+5xx response no exception explains as an error (source=request, exception=none).
+
+PrometheusAfterMiddleware is django-prometheus' own, with label children cached (bounded) and the
+method label bounded: django-prometheus puts the raw request method on its latency histogram, so
+"BREW /" would make a new series per invented method.
+"""
+from __future__ import annotations
+
+from time import perf_counter
+
+from django.db import connection
+from django_prometheus import middleware as dp_middleware
+
+from observability import errors, metrics
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PATCH"})
+INVALID_METHOD = "<invalid method>"  # django-prometheus' own label for these
+_MAX_CACHED_CHILDREN = 5_000
+
+
+class QueryTally:
+    """A connection.execute_wrapper that counts and times the queries of one request."""
+
+    __slots__ = ("count", "seconds")
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        start = perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += perf_counter() - start
+            self.count += 1
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._children: dict[str, tuple] = {}  # view -> (queries.observe, db_seconds.observe)
+
+    def _observers(self, view: str) -> tuple:
+        observers = self._children.get(view)
+        if observers is None:
+            observers = (metrics.REQUEST_QUERIES.labels(view).observe,
+                         metrics.REQUEST_DB_SECONDS.labels(view).observe)
+            if len(self._children) < _MAX_CACHED_CHILDREN:
+                self._children[view] = observers
+        return observers
+
+    def __call__(self, request):
+        tally = QueryTally()
+        token = errors.current_request.set(request)
+        try:
+            with connection.execute_wrapper(tally):
+                response = self.get_response(request)
+        finally:
+            errors.current_request.reset(token)
+        match = request.resolver_match
+        view = (match.view_name or metrics.UNNAMED_VIEW) if match is not None else metrics.UNNAMED_VIEW
+        observe_queries, observe_seconds = self._observers(view)
+        observe_queries(tally.count)
+        observe_seconds(tally.seconds)
+        if response.status_code >= 500:
+            errors.count_unexplained_5xx(request, response)
+        return response
+
+
+class PrometheusAfterMiddleware(dp_middleware.PrometheusAfterMiddleware):
+    """django-prometheus' After middleware: same metrics, bounded method label, cached children."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._children: dict[tuple, object] = {}
+
+    def label_metric(self, metric, request, response=None, **labels):
+        if not labels:
+            return metric
+        method = labels.get("method")
+        if method is not None and method not in KNOWN_METHODS:
+            labels["method"] = INVALID_METHOD
+        key = (id(metric), *labels.items())
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(**labels)
+            if len(self._children) < _MAX_CACHED_CHILDREN:
+                self._children[key] = child
+        return child

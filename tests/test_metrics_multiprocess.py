@@ -1,0 +1,102 @@
+"""Issue 3, point 3: exact totals across gunicorn workers, also after a worker is SIGKILLed.
+
+K requests through a real gunicorn with 3 workers; the scrape (answered by whichever worker) must sum
+every worker's counts to exactly K -- including those of a worker killed mid-run, whose file stays
+in PROMETHEUS_MULTIPROC_DIR after gunicorn replaces it.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client.mmap_dict import MmapedDict
+
+from tests import factories as f
+from tests.test_metrics_support import delta, http_many, scrape
+
+pytestmark = pytest.mark.slow
+
+K_HALF = 150  # per phase: 2 phases, K = 300 requests
+
+
+def worker_pids(server) -> set[int]:
+    """The gunicorn master's live children (from /proc: no extra package)."""
+    pids = set()
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == server.proc.pid and fields[0] != "Z":
+            pids.add(int(Path(stat).parent.name))
+    return pids
+
+
+def wait_for_workers(server, n: int, exclude: set[int] = frozenset(), timeout: float = 30) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = worker_pids(server) - set(exclude)
+        if len(pids) >= n:
+            return pids
+        time.sleep(0.05)
+    raise TimeoutError(f"gunicorn did not get back to {n} workers:\n{server.logs()}")
+
+
+def responses_in_file(path: str, view: str) -> float:
+    """What one process's counter file holds for django_http_responses_total_by_status_view_method."""
+    total = 0.0
+    for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(path):
+        _metric, name, labels, _help = json.loads(key)
+        if name == "django_http_responses_total_by_status_view_method_total" and labels.get("view") == view:
+            total += value
+    return total
+
+
+def served_by(path: str) -> float:
+    return responses_in_file(path, "healthz") + responses_in_file(path, "courses:course-list")
+
+
+def test_counts_are_exact_across_workers_and_survive_a_killed_worker(gunicorn_factory):
+    f.course()
+    server = gunicorn_factory(workers=3)
+    pids = wait_for_workers(server, 3)
+    files = {pid: f"{server.multiproc_dir}/counter_{pid}.db" for pid in pids}
+    before = scrape(f"{server.base_url}/metrics")
+    start = {pid: served_by(files[pid]) for pid in pids}
+    urls = [f"{server.base_url}/healthz" if i % 3 else f"{server.base_url}/api/v1/courses/?page_size={1 + i % 5}"
+            for i in range(K_HALF)]
+
+    statuses = http_many(urls, threads=6)
+    assert statuses == [200] * K_HALF
+    # Mid-run: kill the worker that served most, between two batches (a request in flight could be
+    # counted and then lost with its connection, which would make "exact" a race, not a property).
+    served = {pid: served_by(files[pid]) - start[pid] for pid in pids}
+    victim = max(served, key=served.get)
+    assert served[victim] > 0 and sum(served.values()) == K_HALF, served
+    os.kill(victim, signal.SIGKILL)
+    new_pids = wait_for_workers(server, 3, exclude={victim})
+    assert victim not in new_pids and len(new_pids - pids) == 1
+
+    statuses = http_many(urls, threads=6)
+    assert statuses == [200] * K_HALF
+    after = scrape(f"{server.base_url}/metrics")
+
+    k = 2 * K_HALF
+    healthz = sum(1 for u in urls if u.endswith("/healthz")) * 2
+    assert Path(files[victim]).exists(), "the killed worker's counts must stay in the directory"
+    assert served_by(files[victim]) - start[victim] == served[victim]
+    got = (delta(before, after, "django_http_responses_total_by_status_view_method_total", view="healthz")
+           + delta(before, after, "django_http_responses_total_by_status_view_method_total",
+                   view="courses:course-list"))
+    assert got == k
+    assert delta(before, after, "django_http_requests_latency_seconds_by_view_method_count", view="healthz") \
+        == healthz
+    assert delta(before, after, "studio_request_queries_count", view="healthz") == healthz
+    assert delta(before, after, "studio_request_queries_count", view="courses:course-list") == k - healthz
+    # Every process that ever served wrote its own file; the scrape summed all of them.
+    assert len(glob.glob(f"{server.multiproc_dir}/counter_*.db")) >= 4
