@@ -139,22 +139,22 @@ def views_matcher(views: tuple[str, ...]) -> str:
 
 
 def counted(selector: str, window: str, by: str = "") -> str:
-    """sum [by (...)] of the events a counter counted in `window`, the first ones of a new series included.
+    """sum [by (...)] of the events a counter counted in `window`, exactly, the first ones of a new series included.
 
-    increase() needs two samples, so a series that appears with its first event (a new exception
-    type, the first 5xx of a view, the first query of a new database) would lose it.  Three cases:
-    1. the series existed a window ago: increase();
+    increase() extrapolates: on a young series (a process or a Prometheus started minutes ago) nine
+    events in a 5-minute window can read as 10.2 and fire a ">= 10" alert.  So, per series:
+    1. it existed a window ago and did not reset: value now minus value then, exact;
     2. it appeared inside the window while Prometheus was already scraping its target (the target's
        `up` has more samples in the window than the series): it did not exist at an earlier scrape
-       inside the window, so its whole value is events in the window, counted exactly;
-    3. otherwise (it appeared with its target: Prometheus just started, or a new process): increase()
-       only, so a long-running process's old total is not mistaken for a spike after a restart.
-    increase() only ever extrapolates upwards from the samples it has, so N events scraped inside
-    the window read as at least N: ">= N" never misses them.
+       inside the window, so its whole value is events in the window, exact;
+    3. it appeared with its target (Prometheus just started, or a new process) and did not reset:
+       value now minus its first value in the window, so a long-running process's old total is
+       not mistaken for a spike after a restart, and a new process (counters start at zero) loses nothing;
+    4. a counter that reset inside the window: increase(), which handles resets (and extrapolates).
     """
     grouping = f" by ({by})" if by else ""
     return (f"sum{grouping} (\n"
-            f"  (increase({selector}[{window}]) and {selector} offset {window})\n"
+            f"  (({selector} - {selector} offset {window}) unless resets({selector}[{window}]) > 0)\n"
             f"  or\n"
             f"  (\n"
             f"    ({selector} unless {selector} offset {window})\n"
@@ -162,6 +162,8 @@ def counted(selector: str, window: str, by: str = "") -> str:
             f"    (count_over_time({selector}[{window}]) < on (job, instance) group_left "
             f"count_over_time(up[{window}]))\n"
             f"  )\n"
+            f"  or\n"
+            f"  (({selector} - min_over_time({selector}[{window}])) unless resets({selector}[{window}]) > 0)\n"
             f"  or\n"
             f"  increase({selector}[{window}])\n"
             f")")
@@ -766,10 +768,11 @@ class TestFile:
             "exp_annotations": {k: render_template(v, series_labels, value) for k, v in rule.annotations.items()},
         }
 
-    def add(self, name: str, input_series: list[dict], checks: list[tuple[str, str, list[dict]]]) -> None:
+    def add(self, name: str, input_series: list[dict], checks: list[tuple[str, str, list[dict]]],
+            interval: str = "1m") -> None:
         self.tests.append({
             "name": name,
-            "interval": "1m",
+            "interval": interval,
             "input_series": input_series,
             "alert_rule_test": [
                 {"eval_time": at, "alertname": alertname, "exp_alerts": expected}
@@ -833,6 +836,15 @@ def guide_tests(t: ModuleType) -> TestFile:
     ]
     f.add("ErrorSpike: old totals of a process Prometheus only now sees are not a spike (quiet)",
           inputs, [("ErrorSpike", f"{m}m", []) for m in range(at, at + w + 1)])
+    # Samples every 2 minutes, evaluations every minute: at an odd minute the newest sample is a minute
+    # old and increase() would extrapolate (9 errors read as 11.25).  The count must stay exact.
+    for count, fires in ((n_err, True), (n_err - 1, False)):
+        inputs = [series(ERRORS, {"source": "request", "exception": "ValueError", **APP_TARGET},
+                         f"0 0 {num(count)}x{length // 2}")]
+        exp = [f.firing(spike, count)] if fires else []
+        f.add(f"ErrorSpike: {count} errors counted exactly between sparse samples ({'fires' if fires else 'quiet'})",
+              inputs, [("ErrorSpike", "3m", []), ("ErrorSpike", "4m", exp), ("ErrorSpike", "5m", exp)],
+              interval="2m")
 
     # --- SlowTransactions: P95 over the threshold --------------------------------------------
     slow = f.rule("SlowTransactions")

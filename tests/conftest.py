@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.sentry_server",
     "tests.fixtures.smtp",
+    "tests.fixtures.monitoring",
 ]

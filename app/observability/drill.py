@@ -87,3 +87,19 @@ def slow(request):
         ms = 1500
     time.sleep(ms / 1000)
     return JsonResponse({"slept_ms": ms})
+
+
+def db_slow(request):
+    """One query that takes `ms` milliseconds inside the database (DatabaseIssues' condition)."""
+    _drill(request, "drill_db_slow")
+    try:
+        ms = max(0, min(int(request.GET.get("ms", "600")), MAX_SLOW_MS))
+    except ValueError:
+        ms = 600
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_sleep(%s)", [ms / 1000])
+        else:  # SQLite has no sleep: lend it one, so the time is still spent inside a real query
+            connection.connection.create_function("drill_sleep", 1, lambda s: time.sleep(s) or 0)
+            cursor.execute("SELECT drill_sleep(%s)", [ms / 1000])
+    return JsonResponse({"query_ms": ms})

@@ -18,4 +18,5 @@ urlpatterns = [
     path("log-error/", drill.log_error, name="log-error"),
     path("task-error/", drill.task_error, name="task-error"),
     path("slow/", drill.slow, name="slow"),
+    path("db-slow/", drill.db_slow, name="db-slow"),
 ]
