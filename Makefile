@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-sqlite test-fast lint up down status logs migrate seed shell
+.PHONY: help install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
@@ -35,6 +35,21 @@ test-sqlite: $(STAMP) ## run the suite on SQLite (Redis still used where a test 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check app tests loadtests grafana prometheus
 
+generate: $(STAMP) ## regenerate every generated file (rules, their tests, Alertmanager and Prometheus configs, dashboards)
+	$(PY) prometheus/generate_rules.py
+	$(PY) prometheus/render_config.py
+	$(PY) alertmanager/render_config.py
+	$(PY) grafana/generate.py
+
+check-generated: $(STAMP) ## fail when a generated file drifted from its source; promtool and amtool checks
+	$(PY) prometheus/generate_rules.py --check
+	$(PY) prometheus/render_config.py --check
+	$(PY) alertmanager/render_config.py --check
+	$(PY) grafana/generate.py --check
+	promtool check rules prometheus/rules/*.yml
+	promtool test rules prometheus/tests/*.yml
+	amtool check-config alertmanager/alertmanager.yml
+
 migrate: $(STAMP) ## apply migrations to the configured database
 	cd app && ../$(PY) manage.py migrate --noinput
 
@@ -52,6 +67,14 @@ status: $(STAMP) ## show each service of the stack
 
 logs: $(STAMP) ## follow the stack's logs
 	$(PY) -m stack logs
+
+pages: $(STAMP) ## list the pages (e-mail, Slack, PagerDuty) the local receivers got
+	$(PY) -m stack pages
+
+DRILL ?= all
+fire-drill: $(STAMP) ## make alert conditions happen through the running app (DRILL=error-spike|slow|error-rate|db-slow|all)
+	cd app && ENVIRONMENT=development DJANGO_SETTINGS_MODULE=config.settings.development \
+	  ../$(PY) manage.py fire_drill $(DRILL) --url http://127.0.0.1:$(or $(APP_PORT),8000)
 
 # Load tests and benchmarks (docs/benchmarks.md).  LOAD_SHAPE=step: step load until an endpoint leaves its target.
 USERS ?= 20

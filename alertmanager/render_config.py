@@ -42,11 +42,9 @@ COMPOSE_WEBHOOK_BASE_URL = "http://webhook-sink:8080"
 COMPOSE_TEMPLATES_DIR = "/etc/alertmanager/templates"
 COMPOSE_SECRETS_DIR = "/etc/alertmanager/secrets"
 
-SECRET_FILES = {
-    "slack": "slack_webhook_url",
-    "pagerduty": "pagerduty_routing_key",
-    "smtp_password": "smtp_password",
-}
+# The secret file names are shared with `manage.py check_monitoring` (plain Python, no Django).
+sys.path.insert(0, str(HERE.parent / "app"))
+from observability.alerting import SECRET_FILES  # noqa: E402
 
 RECEIVERS = ("email", "slack", "pagerduty", "deadmansswitch")
 # How often a still-firing group is sent again, per channel.

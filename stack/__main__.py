@@ -206,9 +206,12 @@ def pages(args) -> int:
     if not rows:
         print("no pages received yet" + ("" if store.exists() else " (is the stack up? make up)"))
         return 0
-    for page in rows:
+    heartbeats = [p for p in rows if p["receiver"] == "deadmansswitch"]
+    for page in rows if args.all else [p for p in rows if p["receiver"] != "deadmansswitch"]:
         when = time.strftime("%H:%M:%S", time.localtime(page["received_at"]))
         print(f"{when}  {page['receiver']:<10} {summarize(page)}")
+    if heartbeats and not args.all:
+        print(f"(and {len(heartbeats)} Watchdog heartbeats to the dead-man's switch; --all shows them)")
     print(f"{len(rows)} pages; all of them: {store}")
     return 0
 
@@ -236,7 +239,8 @@ def main(argv=None) -> int:
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show each service")
     sub.add_parser("logs", help="follow the logs")
-    sub.add_parser("pages", help="list the pages the local receivers got")
+    p_pages = sub.add_parser("pages", help="list the pages the local receivers got")
+    p_pages.add_argument("--all", action="store_true", help="include the Watchdog heartbeats")
     args = parser.parse_args(argv)
     return {"up": up, "down": down, "status": status, "logs": logs, "pages": pages}[args.command](args)
 

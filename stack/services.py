@@ -47,6 +47,7 @@ class StackConfig:
     sink_smtp_port: int = 1025
     grafana_port: int = 3000
     scrape_interval: str = "5s"
+    alert_group_wait: str = "5s"
     env: dict = field(default_factory=dict)
 
     @property
@@ -105,6 +106,7 @@ def load_config() -> StackConfig:
         sink_smtp_port=port("SINK_SMTP_PORT", 1025),
         grafana_port=port("GRAFANA_PORT", 3000),
         scrape_interval=env.get("STACK_SCRAPE_INTERVAL", "5s"),
+        alert_group_wait=env.get("STACK_ALERT_GROUP_WAIT", "5s"),
     )
     cfg.redis_url = env.get("REDIS_URL", f"redis://{cfg.host}:6379/0")
     cfg.start_redis = not redis_answers(cfg.redis_url)
@@ -148,7 +150,8 @@ def services(cfg: StackConfig) -> list[Service]:
     wdir = q(run / "prometheus-worker")  # the worker's multiprocess metrics, fresh each start
     out += [
         Service("worker", f"cd {app} && rm -rf {wdir} && mkdir -p {wdir} && PROMETHEUS_MULTIPROC_DIR={wdir} "
-                          f"exec {py}/celery -A config worker -l info --concurrency 2 -n worker@%h"),
+                          f"exec {py}/celery -A config worker -l info --concurrency 2 -n worker@%h",
+                health_url=f"http://{cfg.host}:{cfg.worker_metrics_port}/metrics"),
         Service("beat", f"cd {app} && exec {py}/celery -A config beat -l info -s {q(run / 'celerybeat-schedule')}"),
         Service("sinks", f"exec {py}/python -m stack.sinks --host {cfg.host} --http-port {cfg.sink_http_port} "
                          f"--smtp-port {cfg.sink_smtp_port} --store {q(run / 'pages.jsonl')}",
@@ -207,7 +210,9 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
         alertmanager_config = None
     if alertmanager_config is not None:
         (RUN_DIR / "alertmanager.yml").write_text(alertmanager_config.render_local(
-            smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url))
+            smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
+            # A development stack: a fire drill's page within seconds, not after the production 30 s.
+            group_wait=cfg.alert_group_wait))
     if any(s.name == "grafana" for s in svcs):
         (RUN_DIR / "grafana.ini").write_text(
             f"[server]\nhttp_addr = {cfg.host}\nhttp_port = {cfg.grafana_port}\n"

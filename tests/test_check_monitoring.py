@@ -38,21 +38,24 @@ def test_fails_on_the_default_development_config():
 
 
 def test_passes_on_a_complete_production_config(tmp_path):
-    webhook = tmp_path / "slack_webhook_url"
-    webhook.write_text("https://hooks.slack.com/services/T000/B000/XXXX\n")
-    code, statuses, output = check(**PRODUCTION, ALERT_EMAIL_TO="oncall@example.com",
-                                   SLACK_WEBHOOK_URL_FILE=str(webhook), PAGERDUTY_ROUTING_KEY="r" * 32)
+    # The same variables and secret files that switch Alertmanager's real receivers on.
+    (tmp_path / "slack_webhook_url").write_text("https://hooks.slack.com/services/T000/B000/XXXX\n")
+    (tmp_path / "pagerduty_routing_key").write_text("r" * 32 + "\n")
+    code, statuses, output = check(**PRODUCTION, ALERTMANAGER_EMAIL_TO="oncall@example.com",
+                                   ALERTMANAGER_SMTP_SMARTHOST="smtp.example.com:587",
+                                   ALERTMANAGER_SECRETS_DIR=str(tmp_path))
     assert code == 0, output
     assert "FAIL" not in statuses.values()
-    assert statuses["receiver-slack"] == "PASS" and "SLACK_WEBHOOK_URL_FILE" in output
+    assert statuses["receiver-slack"] == "PASS" and "ALERTMANAGER_SECRETS_DIR/slack_webhook_url" in output
     assert "monitoring is ready for launch" in output
 
 
 def test_names_each_problem(tmp_path):
     code, statuses, output = check(**{**PRODUCTION, "SENTRY_DSN": "https://sentry.example.com/345",
                                       "SENTRY_TRACES_SAMPLE_RATE": "1.5"},
-                                   ALERT_EMAIL_TO="oncall@example.com",
-                                   SLACK_WEBHOOK_URL_FILE=str(tmp_path / "missing"), PAGERDUTY_ROUTING_KEY="r")
+                                   ALERTMANAGER_EMAIL_TO="oncall@example.com",
+                                   ALERTMANAGER_SMTP_SMARTHOST="smtp.example.com:587",
+                                   ALERTMANAGER_SECRETS_DIR=str(tmp_path))
     assert code == 1
     assert statuses["sentry-dsn"] == "FAIL" and "Missing public key" in output  # and the app still started
     assert statuses["sample-rate-traces"] == "FAIL" and "SENTRY_TRACES_SAMPLE_RATE=1.5 is outside 0..1" in output

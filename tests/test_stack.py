@@ -1,4 +1,6 @@
-"""`make up` for real: local processes under honcho, seeded data, the worker running tasks, `make down` clean."""
+"""`make up` for real, as local processes under honcho: two app instances found by file service
+discovery, a Celery worker running tasks, Redis, the Redis exporter, Prometheus with the rules,
+Alertmanager and the page receivers; a fire drill's page arrives; `make down` leaves nothing behind."""
 from __future__ import annotations
 
 import json
@@ -11,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.servers import PROJECT_DIR, free_port
+from tests.fixtures.servers import APP_DIR, PROJECT_DIR, free_port
 
 pytestmark = pytest.mark.slow
+
+UP_BOUND_SECONDS = 120
+EXPECTED_JOBS = {"studio-app", "studio-worker", "redis", "prometheus", "alertmanager"}
 
 
 def marked_processes(run_dir: Path) -> list[str]:
@@ -35,60 +40,105 @@ def marked_processes(run_dir: Path) -> list[str]:
 def get_json(url: str, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
     req = urllib.request.Request(url, method=method, data=data, headers=headers or {})
     with urllib.request.urlopen(req, timeout=10) as resp:
-        assert resp.headers["Content-Type"] == "application/json"
         return resp.status, json.loads(resp.read())
 
 
-def test_make_up_serves_seeded_data_runs_tasks_and_make_down_leaves_nothing(tmp_path):
+def wait_for(check, timeout: float, what: str):
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not within {timeout}s (last: {last})")
+
+
+@pytest.fixture
+def stack_env(tmp_path):
     run_dir = (tmp_path / "stack").resolve()
-    port, redis_port = free_port(), free_port()
-    env = {**os.environ, "STACK_RUN_DIR": str(run_dir), "STACK_NO_DOCKER": "1", "APP_PORT": str(port),
-           "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "GUNICORN_WORKERS": "2", "SEED_SIZE": "small",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'stack.sqlite3'}"}
+    ports = {name: free_port() for name in ("APP_PORT", "CELERY_METRICS_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT",
+                                            "REDIS_EXPORTER_PORT", "SINK_HTTP_PORT", "SINK_SMTP_PORT", "GRAFANA_PORT")}
+    # Two app instances take APP_PORT and APP_PORT + 1.
+    while True:
+        try:
+            import socket
+
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", ports["APP_PORT"] + 1))
+            break
+        except OSError:
+            ports["APP_PORT"] = free_port()
+    env = {**os.environ, "STACK_RUN_DIR": str(run_dir), "STACK_NO_DOCKER": "1", "APP_INSTANCES": "2",
+           "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "GUNICORN_WORKERS": "2", "SEED_SIZE": "small",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'stack.sqlite3'}", "STACK_SCRAPE_INTERVAL": "1s",
+           "STACK_ALERT_GROUP_WAIT": "1s", **{k: str(v) for k, v in ports.items()}}
     for key in ("DJANGO_SETTINGS_MODULE", "CACHE_URL", "CELERY_BROKER_URL"):
         env.pop(key, None)
+    yield env, run_dir, ports
+    subprocess.run([sys.executable, "-m", "stack", "down"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=60)
+
+
+def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_env):
+    env, run_dir, ports = stack_env
     python = [sys.executable, "-m", "stack"]
     started = time.monotonic()
-    up = subprocess.run([*python, "up"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=240)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr + (run_dir / "stack.log").read_text()
-        print(f"\nmake up took {time.monotonic() - started:.1f}s")
-        assert f"http://127.0.0.1:{port}/" in up.stdout and "starting redis-server" in up.stdout
-        base = f"http://127.0.0.1:{port}"
+    up = subprocess.run([*python, "up"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+                        timeout=UP_BOUND_SECONDS + 60)
+    up_seconds = time.monotonic() - started
+    log = lambda: (run_dir / "stack.log").read_text(errors="replace")[-4000:]  # noqa: E731
+    assert up.returncode == 0, up.stdout + up.stderr + log()
+    assert up_seconds < UP_BOUND_SECONDS
+    print(f"\nmake up: {up_seconds:.1f}s to healthy")
+    app, app2 = (f"http://127.0.0.1:{ports['APP_PORT'] + i}" for i in (0, 1))
+    prometheus = f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}"
+    for url in (app, prometheus, f"http://127.0.0.1:{ports['ALERTMANAGER_PORT']}"):
+        assert url in up.stdout, up.stdout
+    assert "starting redis-server" in up.stdout
 
-        _, courses = get_json(f"{base}/api/v1/courses/")
-        assert courses["total"] > 0
-        slug = courses["results"][0]["slug"]
-        status, detail = get_json(f"{base}/api/v1/courses/{slug}/")
-        assert status == 200 and detail["lessons"]
-        status, profile = get_json(f"{base}/api/v1/users/1/profile/")
-        assert status == 200 and profile["username"]
-        status, topics = get_json(f"{base}/api/v1/forum/topics/")
-        assert status == 200 and topics["results"][0]["last_post"]
+    # The app: seeded data on both instances, an enrolment run by the worker through the broker.
+    _, courses = get_json(f"{app}/api/v1/courses/")
+    assert courses["total"] > 0
+    assert get_json(f"{app2}/api/v1/forum/topics/")[1]["results"][0]["last_post"]
+    slug = courses["results"][0]["slug"]
+    assert get_json(f"{app}/api/v1/courses/{slug}/")[1]["lessons"]
+    assert get_json(f"{app2}/api/v1/users/1/profile/")[1]["username"]
+    _, token = get_json(f"{app}/api/v1/auth/token/", "POST",
+                        json.dumps({"username": "student00001", "password": "learn-python-123"}).encode())
+    auth = {"Authorization": f"Token {token['token']}"}
+    enrolled = {e["course"]["slug"] for e in get_json(f"{app}/api/v1/me/", headers=auth)[1]["enrollments"]}
+    target = next(c["slug"] for c in courses["results"] if c["slug"] not in enrolled)
+    status, body = get_json(f"{app}/api/v1/courses/{target}/enroll/", "POST", headers=auth)
+    assert status == 201 and body["created"] is True
+    wait_for(lambda: "You are enrolled in" in log(), 30, "the worker sending the confirmation")
 
-        _, token = get_json(f"{base}/api/v1/auth/token/", "POST",
-                            json.dumps({"username": "student00001", "password": "learn-python-123"}).encode())
-        enrolled = [r["course"]["slug"] for r in get_json(f"{base}/api/v1/me/",
-                                                           headers={"Authorization": f"Token {token['token']}"})[1]["enrollments"]]
-        target = next(c["slug"] for c in courses["results"] if c["slug"] not in enrolled)
-        status, body = get_json(f"{base}/api/v1/courses/{target}/enroll/", "POST",
-                                headers={"Authorization": f"Token {token['token']}"})
-        assert status == 201 and body["created"] is True
+    # Prometheus: every target up, both app instances discovered through file_sd, the rules loaded.
+    def targets():
+        active = get_json(f"{prometheus}/api/v1/targets")[1]["data"]["activeTargets"]
+        healthy = {(t["labels"]["job"], t["labels"]["instance"]) for t in active if t["health"] == "up"}
+        return healthy if len(healthy) == len(active) and {j for j, _ in healthy} >= EXPECTED_JOBS else None
 
-        # The worker (a separate process, through the Redis broker) sends the confirmation.
-        deadline, log = time.monotonic() + 30, ""
-        while time.monotonic() < deadline:
-            log = (run_dir / "stack.log").read_text(errors="replace")
-            if "send_enrollment_confirmation" in log and "succeeded" in log and f"enrolled in" in log:
-                break
-            time.sleep(0.3)
-        assert "worker" in log and "You are enrolled in" in log, log[-3000:]
+    healthy = wait_for(targets, 30, "every Prometheus target up")
+    assert {i for j, i in healthy if j == "studio-app"} == {app.removeprefix("http://"), app2.removeprefix("http://")}
+    rules = {r["name"] for g in get_json(f"{prometheus}/api/v1/rules")[1]["data"]["groups"] for r in g["rules"]}
+    assert {"ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssues", "Watchdog"} <= rules
+    status_out = subprocess.run([*python, "status"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    assert status_out.returncode == 0 and "DOWN" not in status_out.stdout, status_out.stdout
 
-        status_out = subprocess.run([*python, "status"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
-        assert status_out.returncode == 0 and "DOWN" not in status_out.stdout, status_out.stdout
-        assert marked_processes(run_dir)
-    finally:
-        down = subprocess.run([*python, "down"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-                              timeout=60)
+    # A fire drill, as `make fire-drill DRILL=db-slow` runs it, pages e-mail; `make pages` lists it.
+    drill_started = time.monotonic()
+    drill = subprocess.run([sys.executable, "manage.py", "fire_drill", "db-slow", "--url", app], cwd=APP_DIR,
+                           env={**env, "ENVIRONMENT": "development"}, capture_output=True, text=True, timeout=60)
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+
+    def pages():
+        out = subprocess.run([*python, "pages"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True).stdout
+        return out if "DatabaseIssues" in out else None
+
+    listing = wait_for(pages, 45, "the DatabaseIssues page")
+    print(f"fire drill to page: {time.monotonic() - drill_started:.1f}s\n{listing}")
+    assert "email" in listing
+    assert marked_processes(run_dir)
+
+    down = subprocess.run([*python, "down"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
     assert marked_processes(run_dir) == []

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from sentry_sdk.utils import BadDsn, Dsn
 
-from observability.alerting import CHANNELS, REQUIRED_ALERTS
+from observability.alerting import CHANNELS, REQUIRED_ALERTS, SECRETS_DIR_ENV, channel_problems
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 HTTP_TIMEOUT = 5.0
@@ -117,23 +117,12 @@ class Command(BaseCommand):
             return self._receivers_from_alertmanager(alertmanager_url.rstrip("/"))
         out = []
         for channel in CHANNELS:
-            found, problems = None, []
-            for var in channel.env:
-                value = _env(var)
-                if value is None:
-                    continue
-                if var.endswith("_FILE"):
-                    path = Path(value)
-                    if not path.is_file() or not path.read_text().strip():
-                        problems.append(f"{var}={value} is missing or empty")
-                        continue
-                found = var
-                break
-            if found:
-                out.append(Result(PASS, f"receiver-{channel.name}", f"configured by {found}"))
+            problems = channel_problems(channel)
+            if problems:
+                out.append(Result(FAIL, f"receiver-{channel.name}", "; ".join(problems)))
             else:
-                detail = "; ".join(problems) or f"none of {', '.join(channel.env)} is set"
-                out.append(Result(FAIL, f"receiver-{channel.name}", detail))
+                how = ", ".join([*channel.env, *([f"{SECRETS_DIR_ENV}/{channel.secret_file}"] if channel.secret_file else [])])
+                out.append(Result(PASS, f"receiver-{channel.name}", f"configured by {how}"))
         return out
 
     def _receivers_from_alertmanager(self, url: str) -> list[Result]:
