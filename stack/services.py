@@ -34,6 +34,7 @@ class StackConfig:
     host: str = "127.0.0.1"
     app_port: int = 8000
     app_instances: int = 1
+    worker_instances: int = 1
     workers: int = 3
     redis_url: str = "redis://127.0.0.1:6379/0"
     start_redis: bool = False
@@ -57,6 +58,10 @@ class StackConfig:
     @property
     def app_ports(self) -> list[int]:
         return [self.app_port + i for i in range(self.app_instances)]
+
+    @property
+    def worker_metrics_ports(self) -> list[int]:
+        return [self.worker_metrics_port + i for i in range(self.worker_instances)]
 
     @property
     def prometheus_url(self) -> str:
@@ -96,6 +101,7 @@ def load_config() -> StackConfig:
     cfg = StackConfig(
         app_port=port("APP_PORT", 8000),
         app_instances=max(1, port("APP_INSTANCES", 1)),
+        worker_instances=max(1, port("WORKER_INSTANCES", 1)),
         workers=port("GUNICORN_WORKERS", 3),
         seed_size=env.get("SEED_SIZE", "small"),
         worker_metrics_port=port("CELERY_METRICS_PORT", 9808),
@@ -119,7 +125,6 @@ def load_config() -> StackConfig:
         "REDIS_URL": cfg.redis_url,
         "CACHE_URL": env.get("CACHE_URL", f"{base}/1"),
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL", cfg.redis_url),
-        "CELERY_METRICS_PORT": str(cfg.worker_metrics_port),
         "PYTHONUNBUFFERED": "1",
         "STUDIO_STACK": str(RUN_DIR),  # every process we start carries this mark; `down` looks for it
     }
@@ -147,11 +152,16 @@ def services(cfg: StackConfig) -> list[Service]:
             f"exec {py}/gunicorn -c config/gunicorn.py --bind {cfg.host}:{app_port} "
             f"--workers {cfg.workers} config.wsgi:application",
             health_url=f"http://{cfg.host}:{app_port}/readyz", url=f"http://{cfg.host}:{app_port}/api/v1/courses/"))
-    wdir = q(run / "prometheus-worker")  # the worker's multiprocess metrics, fresh each start
+    for i, metrics_port in enumerate(cfg.worker_metrics_ports):
+        name = "worker" if i == 0 else f"worker{i + 1}"
+        wdir = q(run / f"prometheus-{name}")  # each worker's multiprocess metrics, fresh each start
+        out.append(Service(
+            name,
+            f"cd {app} && rm -rf {wdir} && mkdir -p {wdir} && PROMETHEUS_MULTIPROC_DIR={wdir} "
+            f"CELERY_METRICS_PORT={metrics_port} "
+            f"exec {py}/celery -A config worker -l info --concurrency 2 -n {name}@%h",
+            health_url=f"http://{cfg.host}:{metrics_port}/metrics"))
     out += [
-        Service("worker", f"cd {app} && rm -rf {wdir} && mkdir -p {wdir} && PROMETHEUS_MULTIPROC_DIR={wdir} "
-                          f"exec {py}/celery -A config worker -l info --concurrency 2 -n worker@%h",
-                health_url=f"http://{cfg.host}:{cfg.worker_metrics_port}/metrics"),
         Service("beat", f"cd {app} && exec {py}/celery -A config beat -l info -s {q(run / 'celerybeat-schedule')}"),
         Service("sinks", f"exec {py}/python -m stack.sinks --host {cfg.host} --http-port {cfg.sink_http_port} "
                          f"--smtp-port {cfg.sink_smtp_port} --store {q(run / 'pages.jsonl')}",
@@ -198,7 +208,8 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
     (targets / "app.json").write_text(json.dumps(
         [{"targets": [f"{cfg.host}:{p}" for p in cfg.app_ports], "labels": {"deployment": "local"}}], indent=2))
     (targets / "worker.json").write_text(json.dumps(
-        [{"targets": [f"{cfg.host}:{cfg.worker_metrics_port}"], "labels": {"deployment": "local"}}], indent=2))
+        [{"targets": [f"{cfg.host}:{p}" for p in cfg.worker_metrics_ports], "labels": {"deployment": "local"}}],
+        indent=2))
     (RUN_DIR / "prometheus.yml").write_text(prometheus_config.render_local(
         targets_dir=targets, rules_dir=ROOT / "prometheus" / "rules",
         redis_exporter=f"{cfg.host}:{cfg.redis_exporter_port}", alertmanager=f"{cfg.host}:{cfg.alertmanager_port}",

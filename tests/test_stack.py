@@ -1,10 +1,11 @@
-"""`make up` for real, as local processes under honcho: two app instances found by file service
-discovery, a Celery worker running tasks, Redis, the Redis exporter, Prometheus with the rules,
+"""`make up` for real, as local processes under honcho: two app instances and two Celery workers
+found by file service discovery, the workers running tasks, Redis, the Redis exporter, Prometheus with the rules,
 Alertmanager and the page receivers; a fire drill's page arrives; `make down` leaves nothing behind."""
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -53,22 +54,26 @@ def wait_for(check, timeout: float, what: str):
     raise AssertionError(f"{what} not within {timeout}s (last: {last})")
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @pytest.fixture
 def stack_env(tmp_path):
     run_dir = (tmp_path / "stack").resolve()
     ports = {name: free_port() for name in ("APP_PORT", "CELERY_METRICS_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT",
                                             "REDIS_EXPORTER_PORT", "SINK_HTTP_PORT", "SINK_SMTP_PORT", "GRAFANA_PORT")}
-    # Two app instances take APP_PORT and APP_PORT + 1.
-    while True:
-        try:
-            import socket
-
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", ports["APP_PORT"] + 1))
-            break
-        except OSError:
-            ports["APP_PORT"] = free_port()
+    # Two app instances and two workers take PORT and PORT + 1.
+    for name in ("APP_PORT", "CELERY_METRICS_PORT"):
+        while not port_free(ports[name] + 1) or ports[name] + 1 in ports.values():
+            ports[name] = free_port()
     env = {**os.environ, "STACK_RUN_DIR": str(run_dir), "STACK_NO_DOCKER": "1", "APP_INSTANCES": "2",
+           "WORKER_INSTANCES": "2",
            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "GUNICORN_WORKERS": "2", "SEED_SIZE": "small",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'stack.sqlite3'}", "STACK_SCRAPE_INTERVAL": "1s",
            "STACK_ALERT_GROUP_WAIT": "1s", **{k: str(v) for k, v in ports.items()}}
@@ -119,6 +124,7 @@ def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_en
 
     healthy = wait_for(targets, 30, "every Prometheus target up")
     assert {i for j, i in healthy if j == "studio-app"} == {app.removeprefix("http://"), app2.removeprefix("http://")}
+    assert len({i for j, i in healthy if j == "studio-worker"}) == 2, "both Celery workers are scraped"
     rules = {r["name"] for g in get_json(f"{prometheus}/api/v1/rules")[1]["data"]["groups"] for r in g["rules"]}
     assert {"ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssues", "Watchdog"} <= rules
     status_out = subprocess.run([*python, "status"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
