@@ -33,7 +33,7 @@ test-sqlite: $(STAMP) ## run the suite on SQLite (Redis still used where a test 
 	DATABASE_URL=sqlite:///$(CURDIR)/var/ignored.sqlite3 REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check app tests loadtests grafana prometheus
+	$(VENV)/bin/ruff check app tests loadtests grafana prometheus alertmanager stack
 
 generate: $(STAMP) ## regenerate every generated file (rules, their tests, Alertmanager and Prometheus configs, dashboards)
 	$(PY) prometheus/generate_rules.py
