@@ -50,6 +50,10 @@ EXCELLENT, MEETS_TARGET, OVER_TARGET, NEEDS_WORK = "excellent", "target", "over 
 GRADES = (EXCELLENT, MEETS_TARGET, OVER_TARGET, NEEDS_WORK)
 
 
+# A load test fails when more than this share of its requests failed (Locust grading, docs/benchmarks.md).
+LOADTEST_MAX_FAILURE_RATIO = 0.01
+
+
 def grade(target: EndpointTarget, avg_ms: float) -> str:
     if avg_ms < target.excellent_ms:
         return EXCELLENT
