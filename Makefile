@@ -92,4 +92,4 @@ loadtest: $(STAMP) ## headless Locust run against the running app, graded (USERS
 	  --host $(LOAD_HOST) --reports-dir $(REPORTS_DIR) --only-summary $(LOCUST_ARGS)
 
 benchmark: $(STAMP) ## time each endpoint in-process against the configured database (ITERATIONS=20 BENCHMARK_ARGS=--warm-cache)
-	cd app && ../$(PY) manage.py benchmark --iterations $(ITERATIONS) $(BENCHMARK_ARGS)
+	cd app && SILK_ENABLED=$(or $(SILK_ENABLED),0) ../$(PY) manage.py benchmark --iterations $(ITERATIONS) $(BENCHMARK_ARGS)

@@ -18,6 +18,8 @@ urlpatterns = [
 ]
 if settings.DEBUG or settings.ENABLE_DRILL_ENDPOINTS:  # failing-on-purpose endpoints; 404 in production
     urlpatterns.append(path("_drill/", include("observability.drill_urls")))
+if "silk" in settings.INSTALLED_APPS:  # development settings only (SILK_ENABLED); 404 everywhere else
+    urlpatterns.append(path("silk/", include("silk.urls", namespace="silk")))
 
 handler400 = "core.views.bad_request"
 handler403 = "core.views.permission_denied"

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from core.api import ApiError
 from courses.models import Course, Enrollment
@@ -31,9 +33,37 @@ def enroll(user, slug: str) -> tuple[Enrollment, bool]:
         api_logger.info("Course enrollment", extra={"user_id": user.pk, "course_id": course.pk})
         from courses import tasks  # tasks import services; import here to keep that one-way
 
-        transaction.on_commit(lambda: tasks.send_enrollment_confirmation.delay(enrollment.pk))
-        transaction.on_commit(lambda: tasks.recompute_course_stats.delay(course.pk))
+        transaction.on_commit(lambda: enqueue(tasks.send_enrollment_confirmation, enrollment.pk))
+        transaction.on_commit(lambda: enqueue(tasks.recompute_course_stats, course.pk))
     return enrollment, created
+
+
+def enqueue(task, *args) -> bool:
+    """Publish a task; a broker outage is logged (an ERROR, so counted and alerted on), not a 500.
+
+    The enrolment is saved either way: the periodic send_pending_confirmations sends confirmations
+    that were never enqueued, and the periodic statistics recomputation catches up on the rest."""
+    try:
+        task.delay(*args)
+    except KombuOperationalError as exc:
+        api_logger.error("Broker unreachable: %s%r not enqueued (a periodic task catches up): %s",
+                         task.name, args, exc, exc_info=True)
+        return False
+    return True
+
+
+CONFIRMATION_RETRY_AFTER = timedelta(minutes=15)  # longer than the task's own retries take
+CONFIRMATION_RETRY_FOR = timedelta(days=1)
+CONFIRMATION_SWEEP_LIMIT = 500
+
+
+def pending_confirmations(now=None, older_than=CONFIRMATION_RETRY_AFTER) -> list[int]:
+    """Enrolments of the last day whose confirmation was never sent (never enqueued, or given up on)."""
+    now = now or timezone.now()
+    return list(Enrollment.objects.filter(
+        confirmation_sent_at__isnull=True, enrolled_at__lte=now - older_than,
+        enrolled_at__gte=now - CONFIRMATION_RETRY_FOR, user__is_active=True,
+    ).exclude(user__email="").order_by("enrolled_at", "pk").values_list("pk", flat=True)[:CONFIRMATION_SWEEP_LIMIT])
 
 
 def send_enrollment_confirmation(enrollment_id: int) -> bool:

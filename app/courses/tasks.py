@@ -25,3 +25,12 @@ def recompute_course_stats(course_id: int):
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def recompute_all_course_stats() -> int:
     return services.recompute_all_course_stats()
+
+
+@shared_task
+def send_pending_confirmations() -> int:
+    """Periodic: enqueue the confirmations that were never sent (e.g. the broker was down at enrolment)."""
+    ids = services.pending_confirmations()
+    for enrollment_id in ids:
+        send_enrollment_confirmation.delay(enrollment_id)
+    return len(ids)

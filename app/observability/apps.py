@@ -13,3 +13,9 @@ class ObservabilityConfig(AppConfig):
         from observability import instrumentation
 
         instrumentation.install()  # metrics: error counting, label sets at zero (docs/metrics.md)
+        from django.conf import settings
+
+        if "silk" in settings.INSTALLED_APPS:  # development: Silk's EXPLAIN only for ?silk (profiling.py)
+            from observability import profiling
+
+            profiling.install()

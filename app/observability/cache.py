@@ -19,6 +19,15 @@ Return values and exceptions are exactly those of the parent backends:
   a sentinel that tells us an error was swallowed.
 * LocMemCache is Django's own (django-prometheus' locmem backend returns `default` for any falsy
   cached value); it counts django_cache_get_* with backend="locmem" as django-prometheus' would.
+
+Two hooks for observability.perf (docs/performance.md):
+
+* every counted operation is also reported to the tally of the request being served, if any
+  (perf.cache_tally): the X-Cache-* response headers;
+* ``get('perf_metrics:<route>')`` -- keys under that reserved prefix, ``get`` only -- returns the
+  endpoint's 5-minute performance window computed from its buckets (Redis: across every process;
+  local memory: this process), or ``default`` when the endpoint had no request in the window.  It is
+  counted as a get (hit or miss), and a Redis failure is handled as for any get.
 """
 from __future__ import annotations
 
@@ -32,8 +41,9 @@ from django_prometheus.cache.metrics import (
     django_cache_misses_total,
 )
 from django_redis.cache import omit_exception
+from django_redis.exceptions import ConnectionInterrupted
 
-from observability import metrics
+from observability import metrics, perf
 
 _COUNTERS = {
     (operation, result): metrics.CACHE_OPERATIONS_TOTAL.labels(operation, result)
@@ -57,6 +67,9 @@ class _Counting:
                 self._studio_composite_failed = True
             return
         _COUNTERS[operation, result].inc(n)
+        tally = perf.cache_tally.get()
+        if tally is not None:
+            tally.add(operation, result, n)
 
     def _composite(self, operation: str, call, *args, **kwargs):
         """Run `call` (built from other operations) counting nothing; returns (result, failed)."""
@@ -98,6 +111,17 @@ class RedisCache(_Counting, PrometheusRedisCache):
     def _client_call(self, name, *args, **kwargs):
         return getattr(self.client, name)(*args, **kwargs)
 
+    def perf_window(self):
+        return perf.RedisWindow(self)
+
+    @omit_exception(return_value=_SWALLOWED)
+    def _perf_read(self, route):
+        window = perf.window_for(self)
+        try:
+            return window.read(route)
+        except perf.REDIS_ERRORS as exc:  # as django-redis' own calls: under its error policy
+            raise ConnectionInterrupted(connection=None) from exc
+
     def _call(self, operation: str, n: int, name: str, *args, **kwargs):
         """The parent's client call under the parent's error policy; errors counted."""
         try:
@@ -111,7 +135,16 @@ class RedisCache(_Counting, PrometheusRedisCache):
 
     def get(self, key, default=None, version=None, client=None):
         self._dj_get.inc()
-        value = self._call("get", 1, "get", key, default=None, version=version, client=client)
+        if isinstance(key, str) and key.startswith(perf.WINDOW_KEY_PREFIX):  # computed, not stored
+            try:
+                value = self._perf_read(key[len(perf.WINDOW_KEY_PREFIX):])
+            except Exception:
+                self._count("get", "error")
+                raise
+            if value is _SWALLOWED:
+                self._count("get", "error")
+        else:
+            value = self._call("get", 1, "get", key, default=None, version=version, client=client)
         if value is _SWALLOWED:
             self._dj_fail.inc()
             return default
@@ -218,11 +251,18 @@ class LocMemCache(_Counting, locmem.LocMemCache):
             self._count(operation, "error")
             raise
 
+    def perf_window(self):
+        return perf.LOCAL_WINDOW  # one per process, whatever the LOCATION
+
     def get(self, key, default=None, version=None):
         if self._studio_composite:
             return super().get(key, default, version)
         self._dj_get.inc()
-        value = self._op("get", super().get, key, _MISSING, version)
+        if isinstance(key, str) and key.startswith(perf.WINDOW_KEY_PREFIX):  # computed, not stored
+            value = self._op("get", perf.LOCAL_WINDOW.read, key[len(perf.WINDOW_KEY_PREFIX):])
+            value = _MISSING if value is None else value
+        else:
+            value = self._op("get", super().get, key, _MISSING, version)
         if value is _MISSING:
             self._dj_miss.inc()
             self._count("get", "miss")

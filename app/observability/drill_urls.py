@@ -5,7 +5,7 @@ production settings force ENABLE_DRILL_ENDPOINTS off, so they 404 there.
 """
 from django.urls import path
 
-from observability import drill
+from observability import drill, perf
 
 app_name = "drill"
 
@@ -18,5 +18,6 @@ urlpatterns = [
     path("log-error/", drill.log_error, name="log-error"),
     path("task-error/", drill.task_error, name="task-error"),
     path("slow/", drill.slow, name="slow"),
+    path("perf/", perf.drill_view, name="perf"),  # known work for the X-* headers (observability/perf.py)
     path("db-slow/", drill.db_slow, name="db-slow"),
 ]

@@ -90,6 +90,12 @@ CACHE_OPERATIONS_TOTAL = Counter(
     ["operation", "result"],
 )
 
+PERF_WINDOW_ERRORS = Counter(
+    "studio_perf_window_errors_total",
+    "Flushes of the performance window to Redis that failed (observability/perf.py; Redis down): "
+    "their figures, at most one flush interval of this process's requests, are dropped.",
+)
+
 # --- Celery -----------------------------------------------------------------------------------
 
 CELERY_TASKS_SENT = Counter(

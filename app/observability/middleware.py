@@ -59,6 +59,7 @@ class RequestMetricsMiddleware:
 
     def __call__(self, request):
         tally = QueryTally()
+        request._studio_query_tally = tally  # observability.perf reads it: X-Query-*, the window
         token = errors.current_request.set(request)
         try:
             with connection.execute_wrapper(tally):

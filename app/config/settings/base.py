@@ -10,6 +10,7 @@ import dj_database_url
 import thresholds
 from config import env
 from config.env import APP_DIR, PROJECT_DIR
+from observability import profiling
 from observability.logging import logging_from_settings
 
 ENVIRONMENT = env.environment()
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "observability.perf.PerformanceMiddleware",  # X-Request-Time & co, the 5-minute window per endpoint
     "observability.middleware.RequestMetricsMiddleware",  # queries and DB time per request, errors
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -146,6 +148,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "courses.tasks.recompute_all_course_stats",
         "schedule": CELERY_STATS_INTERVAL_SECONDS,
     },
+    "send-pending-confirmations": {  # enrolments saved while the broker was down (courses/services.py)
+        "task": "courses.tasks.send_pending_confirmations",
+        "schedule": 600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -211,6 +217,23 @@ ENABLE_DRILL_ENDPOINTS = env.get_bool("ENABLE_DRILL_ENDPOINTS", False)
 # check_monitoring: where to verify receivers and alert rules (optional).
 ALERTMANAGER_URL = env.get("ALERTMANAGER_URL")
 PROMETHEUS_URL = env.get("PROMETHEUS_URL")
+
+# --- Performance (observability/perf.py, observability/profiling.py, docs/performance.md) ----
+PERF_HEADERS = env.get("PERF_HEADERS", "on")  # X-Request-Time & co: on | staff | off (production: off)
+PERF_WINDOW = env.get_bool("PERF_WINDOW", True)  # cache.get("perf_metrics:<route>"): 5-minute window
+PERF_WINDOW_FLUSH_SECONDS = env.get_float("PERF_WINDOW_FLUSH_SECONDS", 1.0)  # per process, to Redis
+WARM_CACHE_ON_START = env.get_bool("WARM_CACHE_ON_START", False)  # core/warming.py, once per gunicorn start
+WARM_CACHE_MAX_USERS = int(env.get("WARM_CACHE_MAX_USERS", "1000"))  # profiles warmed: most recently active
+# Django Silk at /silk/: only development settings install it (when importable; SILK_ENABLED=0 turns it off).
+SILK_ENABLED = False
+SILKY_INTERCEPT_FUNC = profiling.intercept  # every request recorded lightly (not probes, /metrics)
+SILKY_PYTHON_PROFILER_FUNC = profiling.profile  # ?silk: profiled in detail
+SILKY_AUTHENTICATION = True
+SILKY_AUTHORISATION = True
+SILKY_PERMISSIONS = profiling.is_superuser
+SILKY_MAX_RECORDED_REQUESTS = 5_000
+SILKY_MAX_REQUEST_BODY_SIZE = SILKY_MAX_RESPONSE_BODY_SIZE = 64 * 1024
+LOGIN_URL = "admin:login"  # where /silk/ sends anonymous visitors
 
 # --- Logging (observability/logging.py) -------------------------------------------------------
 LOG_LEVEL = env.get("LOG_LEVEL", "INFO")  # the file

@@ -6,6 +6,7 @@ from .base import *  # noqa: F401,F403
 DEBUG = False
 if ENVIRONMENT == "production":  # noqa: F405
     ENABLE_DRILL_ENDPOINTS = False  # endpoints that fail on purpose 404 in production, whatever the env says
+PERF_HEADERS = env.get("PERF_HEADERS", "off")  # "staff": the X-* headers for staff users only
 
 _missing = [name for name in ("SECRET_KEY", "ALLOWED_HOSTS") if not env.get(name)]
 if _missing:
