@@ -393,8 +393,8 @@ def recording_groups(t: ModuleType) -> list[Group]:
             # Latency SLI: an endpoint's GET requests at or under its target (a bucket edge: exact).
             get = (views_matcher(target.views), 'method="GET"')
             total = f"sum(rate({sel(REQ_LATENCY + '_count', *get)}[{window}]))"
-            within = (f"sum(rate({sel(REQ_LATENCY + '_bucket', *get, le_matcher(target.target_ms / 1000, t.REQUEST_LATENCY_BUCKETS))}"
-                      f"[{window}]))")
+            edge = le_matcher(target.target_ms / 1000, t.REQUEST_LATENCY_BUCKETS)
+            within = f"sum(rate({sel(REQ_LATENCY + '_bucket', *get, edge)}[{window}]))"
             slo.rules.append(Record(Names.slo_latency(window), f"({total} - {within})\n/\n{total}",
                                     {"endpoint": target.key}))
 
@@ -1032,7 +1032,7 @@ def platform_tests(t: ModuleType) -> TestFile:
             avg_ms = avg_ms_of(target)
             share = [TEST_SCALE // len(target.views)] * len(target.views)
             share[0] += TEST_SCALE - sum(share)
-            for view, requests in zip(target.views, share):  # an endpoint's views are summed
+            for view, requests in zip(target.views, share, strict=True):  # an endpoint's views are summed
                 inputs += [
                     series(f"{REQ_LATENCY}_sum", {"view": view, "method": "GET"},
                            steady(requests * avg_ms / 1000, length)),

@@ -131,7 +131,7 @@ def wait_for(services: list[svc.Service], proc: subprocess.Popen) -> None:
             raise RuntimeError(f"honcho exited with {proc.returncode}")
         pending = [s for s in pending if not service_ready(s)]
         if pending and time.monotonic() > deadline:
-            raise TimeoutError("not ready after %ds: %s" % (UP_TIMEOUT, ", ".join(s.name for s in pending)))
+            raise TimeoutError(f"not ready after {UP_TIMEOUT:.0f}s: {', '.join(s.name for s in pending)}")
         time.sleep(0.3)
 
 

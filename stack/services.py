@@ -137,7 +137,7 @@ def services(cfg: StackConfig) -> list[Service]:
     py = shlex.quote(str(BIN))
     app = shlex.quote(str(APP_DIR))
     run = RUN_DIR
-    q = lambda p: shlex.quote(str(p))  # noqa: E731
+    q = lambda p: shlex.quote(str(p))
     out: list[Service] = []
     if cfg.start_redis:
         out.append(Service(

@@ -59,7 +59,7 @@ def make_http_handler(store: PageStore):
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self):  # noqa: N802 - http.server's naming
+        def do_GET(self):
             if self.path.startswith("/pages"):
                 self._reply(200, store.snapshot())
             elif self.path.startswith("/healthz"):
@@ -67,7 +67,7 @@ def make_http_handler(store: PageStore):
             else:
                 self._reply(404, {"error": "not found"})
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
                 self._reply(413, {"error": "too large"})
@@ -91,7 +91,7 @@ class SmtpHandler:
     def __init__(self, store: PageStore):
         self.store = store
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's naming
+    async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         part = message.get_body(preferencelist=("plain", "html"))
         self.store.add({
@@ -115,7 +115,7 @@ class PageSinks:
     def pages(self) -> list[dict]:
         return self.store.snapshot()
 
-    def start(self) -> "PageSinks":
+    def start(self) -> PageSinks:
         self.smtp.start()
         self.http_thread.start()
         return self

@@ -16,8 +16,9 @@ import types
 from pathlib import Path
 
 import pytest
-import thresholds
 import yaml
+
+import thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "prometheus" / "generate_rules.py"

@@ -11,13 +11,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from courses import services, tasks
-from courses.models import Enrollment
 from django.core import mail
 from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
+from courses import services, tasks
+from courses.models import Enrollment
 from tests import factories as f
 from tests.test_metrics_support import delta, http, scrape
 

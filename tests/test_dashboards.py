@@ -25,7 +25,6 @@ for _p in (ROOT, ROOT / "app"):
         sys.path.insert(0, str(_p))
 
 import thresholds
-
 from grafana import generate
 from grafana.studio_dashboards import common
 

@@ -190,7 +190,7 @@ def exposition(counts: dict[str, list[int]]) -> str:
     lines = [f"# TYPE {fidelity.HISTOGRAM} histogram"]
     for view, per_bucket in counts.items():
         cumulative = 0
-        for le, n in zip(edges, per_bucket):
+        for le, n in zip(edges, per_bucket, strict=True):
             cumulative += n
             le_text = "+Inf" if le == float("inf") else repr(le)
             lines.append(f'{fidelity.HISTOGRAM}_bucket{{le="{le_text}",method="GET",view="{view}"}} {cumulative}.0')

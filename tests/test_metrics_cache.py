@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.cache.backends.locmem import LocMemCache as DjangoLocMemCache
 from django_prometheus.cache.backends.redis import RedisCache as PrometheusRedisCache
-from observability.cache import LocMemCache, RedisCache
 from prometheus_client import REGISTRY
 
+from observability.cache import LocMemCache, RedisCache
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.slow

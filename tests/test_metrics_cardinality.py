@@ -13,9 +13,9 @@ import string
 import time
 
 import pytest
-from observability.middleware import KNOWN_METHODS
 from prometheus_client import REGISTRY, generate_latest
 
+from observability.middleware import KNOWN_METHODS
 from tests import factories as f
 from tests.test_metrics_support import Scrape, http_many, scrape
 

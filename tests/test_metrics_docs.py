@@ -5,9 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
-from observability import metrics
 from prometheus_client import Counter, Gauge, Histogram, Summary
 
+from observability import metrics
 from tests.fixtures.servers import PROJECT_DIR
 from tests.test_metrics_support import http, scrape
 

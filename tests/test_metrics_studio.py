@@ -6,11 +6,11 @@ source with their country and distinct users, build info, business counters, lab
 from __future__ import annotations
 
 import pytest
-from courses import cache as course_cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
+from courses import cache as course_cache
 from tests import factories as f
 from tests.test_metrics_support import delta, http, scrape
 

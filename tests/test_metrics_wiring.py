@@ -6,16 +6,16 @@ Against the app under real gunicorn (several workers, multiprocess metrics), the
 from __future__ import annotations
 
 import pytest
-import thresholds
-from accounts.models import Profile
-from courses.models import Course, Enrollment, Lesson
 from django.conf import settings
 from django.db import connection, connections
 from django_prometheus import middleware as dp_middleware
 from django_prometheus.cache.backends.redis import RedisCache as PrometheusRedisCache
 from django_prometheus.db.common import DatabaseWrapperMixin
-from forum.models import Category, Post, Topic
 
+import thresholds
+from accounts.models import Profile
+from courses.models import Course, Enrollment, Lesson
+from forum.models import Category, Post, Topic
 from tests import factories as f
 from tests.test_metrics_support import delta, http, missing_edges, scrape
 

@@ -16,6 +16,7 @@ from django.core.cache import cache, caches
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 from django.urls import resolve
+
 from observability import perf
 from observability.middleware import QueryTally
 

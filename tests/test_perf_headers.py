@@ -4,12 +4,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from courses import cache as course_cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from courses import cache as course_cache
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import resolve
-from observability import perf
 
+from observability import perf
 from tests import factories as f
 from tests.test_metrics_support import http
 

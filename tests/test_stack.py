@@ -90,7 +90,7 @@ def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_en
     up = subprocess.run([*python, "up"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
                         timeout=UP_BOUND_SECONDS + 60)
     up_seconds = time.monotonic() - started
-    log = lambda: (run_dir / "stack.log").read_text(errors="replace")[-4000:]  # noqa: E731
+    log = lambda: (run_dir / "stack.log").read_text(errors="replace")[-4000:]
     assert up.returncode == 0, up.stdout + up.stderr + log()
     assert up_seconds < UP_BOUND_SECONDS
     print(f"\nmake up: {up_seconds:.1f}s to healthy")

@@ -18,7 +18,7 @@ def get(user_id: int):
     return cache.get(key(user_id))
 
 
-def set(user_id: int, payload: dict) -> None:  # noqa: A001 - mirrors the cache API
+def set(user_id: int, payload: dict) -> None:
     cache.set(key(user_id), payload, settings.CACHE_TTL_SECONDS)
 
 

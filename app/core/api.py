@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse

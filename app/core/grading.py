@@ -16,9 +16,9 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable, Sequence
 
 import thresholds
 from thresholds import EXCELLENT, GRADES, MEETS_TARGET, NEEDS_WORK, OVER_TARGET, EndpointTarget
@@ -185,7 +185,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: I
 
     def line(cells):
         return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from observability import perf
 
 from core.api import ApiError
+from observability import perf
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ _state = {"installed": False}
 
 
 def task_names() -> list[str]:
-    from config.celery import app
     from django.utils.module_loading import autodiscover_modules
+
+    from config.celery import app
 
     autodiscover_modules("tasks")
     return sorted(name for name in app.tasks if not name.startswith("celery."))

@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import re
 
-import thresholds
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+import thresholds
 
 _logger = logging.getLogger(__name__)
 

@@ -467,10 +467,11 @@ MAX_DRILL_WORK = 50
 
 def drill_view(request):
     """``?queries=Q&hits=H&misses=M``: exactly Q queries, H cache hits and M cache misses."""
-    from core.api import ApiError, error_response, int_param
     from django.core.cache import cache
     from django.db import connection
     from django.http import Http404, JsonResponse
+
+    from core.api import ApiError, error_response, int_param
 
     if not (settings.DEBUG or settings.ENABLE_DRILL_ENDPOINTS):  # the URLconf decides too
         raise Http404("no drills here")

@@ -46,9 +46,8 @@ def scrub_event(event: dict, hint: dict | None = None) -> dict:
 
     keep_email = bool(getattr(settings, "SENTRY_SEND_PII", False))
     user = event.get("user")
-    if isinstance(user, dict):
-        if not keep_email:
-            user.pop("email", None)
+    if isinstance(user, dict) and not keep_email:
+        user.pop("email", None)
     for key, value in event.items():
         if key in ("user", "sdk", "_meta", "debug_meta", "spans") or not isinstance(value, (dict, list, str)):
             continue

@@ -21,13 +21,13 @@ import logging
 import os
 
 import prometheus_client
-from core.api import error_response
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import multiprocess
 
+from core.api import error_response
 from observability import metrics
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ import importlib.util
 from config import env
 from observability.logging import logging_from_settings
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 
 DEBUG = True
 # Django Silk at /silk/ (superusers; ?silk profiles a request): on when installed (the dev extras).

@@ -1,7 +1,7 @@
 """Production and staging: refuse to start without what must be configured."""
 from config import env
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 
 DEBUG = False
 if ENVIRONMENT == "production":  # noqa: F405

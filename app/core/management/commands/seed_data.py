@@ -43,8 +43,9 @@ FORMS = ["Introduction to", "Mastering", "Practical", "Hands-on", "Advanced", "T
 FORUM_CATEGORIES = [("General", "general"), ("Help", "help"), ("Show and tell", "show-and-tell"),
                     ("Django", "django"), ("Data science", "data-science"), ("Career", "career"),
                     ("Testing", "testing"), ("Announcements", "announcements")]
-WORDS = ("python function class module import error traceback list dict loop test fixture query cache "
-         "request response model view template async await thread process memory speed index").split()
+WORDS = ["python", "function", "class", "module", "import", "error", "traceback", "list", "dict", "loop",
+         "test", "fixture", "query", "cache", "request", "response", "model", "view", "template", "async",
+         "await", "thread", "process", "memory", "speed", "index"]
 
 
 def _rng(*parts) -> random.Random:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from core import warming
-from core.api import ApiError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
+
+from core import warming
+from core.api import ApiError
 
 
 def non_negative_int(text: str) -> int:
