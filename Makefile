@@ -74,7 +74,8 @@ pages: $(STAMP) ## list the pages (e-mail, Slack, PagerDuty) the local receivers
 DRILL ?= all
 fire-drill: $(STAMP) ## make alert conditions happen through the running app (DRILL=error-spike|slow|error-rate|db-slow|all)
 	cd app && ENVIRONMENT=development DJANGO_SETTINGS_MODULE=config.settings.development \
-	  ../$(PY) manage.py fire_drill $(DRILL) --url http://127.0.0.1:$(or $(APP_PORT),8000)
+	  ../$(PY) manage.py fire_drill $(DRILL) --url http://127.0.0.1:$(or $(APP_PORT),8000) \
+	  --prometheus-url http://127.0.0.1:$(or $(PROMETHEUS_PORT),9090)
 
 # Load tests and benchmarks (docs/benchmarks.md).  LOAD_SHAPE=step: step load until an endpoint leaves its target.
 USERS ?= 20

@@ -10,9 +10,11 @@ the other alerts' thresholds, so each drill pages only for its own alert.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 import thresholds
 
 DRILLS = ("error-spike", "slow", "error-rate", "db-slow")
+MAX_SLOW_REQUESTS = 300  # bounded: a very busy app needs --prometheus-url left out and a quiet moment
 EXPECTED = {  # the alert each drill fires and, per the guide, who gets paged
     "error-spike": ("ErrorSpike", "email, Slack"),
     "slow": ("SlowTransactions", "email"),
@@ -30,21 +33,31 @@ EXPECTED = {  # the alert each drill fires and, per the guide, who gets paged
 }
 
 
-def plan(drill: str) -> list[str]:
-    """The request paths a drill sends, in order."""
+def plan(drill: str, recent_requests: float = 0.0) -> list[str]:
+    """The request paths a drill sends, in order.
+
+    `recent_requests`: responses Prometheus counted in the alert window (other traffic dilutes the
+    5xx share, so a busy app needs more errors to cross HighErrorRate's ratio).
+    """
     if drill == "error-spike":
         # Errors logged at ERROR (what Sentry captures) while the responses stay 200: the spike alone,
         # without a 5xx rate, whose HighErrorRate page would rightly inhibit ErrorSpike.
         return ["/_drill/log-error/"] * (thresholds.ERROR_SPIKE_MIN_ERRORS + 1)
     if drill == "slow":
-        # Every request in the window slower than the P95 line, so P95 lands above it.
+        # Requests slower than the P95 line: more than twice the 5 % tail of the window's traffic
+        # (ours included), so the P95 lands above the line.
         ms = int(thresholds.SLOW_TRANSACTION_P95_SECONDS * 1000 * 1.5)
-        return [f"/_drill/slow/?ms={ms}"] * 10
+        tail = (1 - thresholds.SLOW_TRANSACTION_QUANTILE) * 2
+        return [f"/_drill/slow/?ms={ms}"] * min(MAX_SLOW_REQUESTS, max(10, math.ceil(tail * recent_requests / (1 - tail))))
     if drill == "error-rate":
-        # 5xx responses just under the error-spike count, in enough traffic for twice the ratio.
+        ratio = thresholds.HIGH_ERROR_RATE_RATIO * 2  # a clear margin over the threshold
+        if recent_requests >= thresholds.HIGH_ERROR_RATE_MIN_REQUESTS:
+            # Twice the ratio of all the window's traffic, ours included; ErrorSpike may fire too.
+            return ["/_drill/status/503/"] * math.ceil(ratio * recent_requests / (1 - ratio))
+        # A quiet app: 5xx responses just under the error-spike count, in enough traffic for twice the ratio.
         errors = thresholds.ERROR_SPIKE_MIN_ERRORS - 1
         total = max(thresholds.HIGH_ERROR_RATE_MIN_REQUESTS * 2,
-                    math.ceil(errors / (thresholds.HIGH_ERROR_RATE_RATIO * 2)))
+                    math.ceil(errors / ratio))
         return ["/_drill/status/503/"] * errors + ["/healthz"] * (total - errors)
     if drill == "db-slow":
         ms = int(thresholds.DB_SLOW_QUERY_SECONDS * 1000) + 150
@@ -60,9 +73,22 @@ def send(base_url: str, path: str) -> int:
         return exc.code
 
 
-def run(drill: str, base_url: str, concurrency: int = 4) -> dict[int, int]:
+def recent_requests(prometheus_url: str | None) -> float:
+    """Responses in the alert window according to Prometheus (0 when not asked or not answering)."""
+    if not prometheus_url:
+        return 0.0
+    query = urllib.parse.urlencode({"query": "sum(studio:django_http_responses:increase5m)"})
+    try:
+        with urllib.request.urlopen(f"{prometheus_url.rstrip('/')}/api/v1/query?{query}", timeout=5) as resp:
+            result = json.load(resp)["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+    except (OSError, ValueError, KeyError, IndexError):
+        return 0.0
+
+
+def run(drill: str, base_url: str, concurrency: int = 8, recent: float = 0.0) -> dict[int, int]:
     with ThreadPoolExecutor(concurrency) as pool:
-        statuses = list(pool.map(lambda p: send(base_url, p), plan(drill)))
+        statuses = list(pool.map(lambda p: send(base_url, p), plan(drill, recent)))
     counts: dict[int, int] = {}
     for s in statuses:
         counts[s] = counts.get(s, 0) + 1
@@ -75,8 +101,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("drill", choices=(*DRILLS, "all"))
         parser.add_argument("--url", default=None, help="the running app (default http://127.0.0.1:$APP_PORT)")
+        parser.add_argument("--prometheus-url", default=None,
+                            help="size the error-rate drill to the traffic Prometheus saw in the window")
 
-    def handle(self, *args, drill: str, url: str | None, **options):
+    def handle(self, *args, drill: str, url: str | None, prometheus_url: str | None = None, **options):
         if settings.ENVIRONMENT != "development":
             raise CommandError(f"fire_drill runs in development only (ENVIRONMENT is {settings.ENVIRONMENT})")
         from config import env
@@ -88,7 +116,7 @@ class Command(BaseCommand):
             raise CommandError(f"no app answers at {base_url} ({exc}); start it with `make up`") from None
         for name in DRILLS if drill == "all" else (drill,):
             started = time.monotonic()
-            counts = run(name, base_url)
+            counts = run(name, base_url, recent=recent_requests(prometheus_url) if name in ("error-rate", "slow") else 0.0)
             if 404 in counts and len(counts) == 1:
                 raise CommandError(f"{base_url} has no drill endpoints: they need DEBUG or ENABLE_DRILL_ENDPOINTS")
             alert, receivers = EXPECTED[name]
