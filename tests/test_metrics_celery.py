@@ -60,7 +60,8 @@ def test_task_metrics_from_a_prefork_worker_and_the_queue_length(
     assert delta(g0, g1, "studio_celery_tasks_started_total") == 0  # not run here
 
     sent_before = REGISTRY.get_sample_value("studio_celery_tasks_sent_total", {"task": DRILL}) or 0
-    producer = Celery(broker=redis_server.url)
+    # Not the current app: shared tasks in this process must keep using the project's (eager) app.
+    producer = Celery(broker=redis_server.url, set_as_current=False)
     for _ in range(2):
         producer.send_task(DRILL, args=["metrics drill"])
     for _ in range(3):  # a queue nobody consumes

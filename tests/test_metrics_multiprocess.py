@@ -98,5 +98,7 @@ def test_counts_are_exact_across_workers_and_survive_a_killed_worker(gunicorn_fa
         == healthz
     assert delta(before, after, "studio_request_queries_count", view="healthz") == healthz
     assert delta(before, after, "studio_request_queries_count", view="courses:course-list") == k - healthz
-    # Every process that ever served wrote its own file; the scrape summed all of them.
-    assert len(glob.glob(f"{server.multiproc_dir}/counter_*.db")) >= 4
+    # Every process that served wrote its own file and the scrape summed all of them (the new worker
+    # may or may not have been handed a request: the kernel decides which worker accepts).
+    assert {p for p in pids if served_by(files[p]) > start[p]} <= {
+        int(Path(name).stem.split("_")[1]) for name in glob.glob(f"{server.multiproc_dir}/counter_*.db")}

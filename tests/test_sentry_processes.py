@@ -97,7 +97,7 @@ def test_celery_worker_reports_task_failures_and_traces_tasks(redis_server, sent
             assert worker.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        producer = Celery(broker=redis_server.url)
+        producer = Celery(broker=redis_server.url, set_as_current=False)  # keep the project app current
         producer.send_task("observability.drill_fail", args=["worker drill"], queue=queue)
         event, _ = sentry_server.wait_for_event(lambda e: "DrillTaskError" in exception_types(e), timeout=30)
         assert event["exception"]["values"][-1]["value"] == "worker drill"
