@@ -94,3 +94,7 @@ loadtest: $(STAMP) ## headless Locust run against the running app, graded (USERS
 
 benchmark: $(STAMP) ## time each endpoint in-process against the configured database (ITERATIONS=20 BENCHMARK_ARGS=--warm-cache)
 	cd app && SILK_ENABLED=$(or $(SILK_ENABLED),0) ../$(PY) manage.py benchmark --iterations $(ITERATIONS) $(BENCHMARK_ARGS)
+
+.PHONY: bench-instrumentation
+bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per request, gunicorn, /metrics scrape (BENCH_ARGS="--http --scrape")
+	$(PY) benchmarks/instrumentation_cost.py $(BENCH_ARGS)

@@ -255,6 +255,26 @@ def test_transactions_at_sample_rate_one_carry_spans_and_view_context(sentry, al
     assert course.pk
 
 
+def test_middleware_is_loaded_unwrapped_since_middleware_spans_are_off(sentry):
+    """The SDK's per-middleware wrapper records nothing without middleware spans (CPU only,
+    docs/benchmarks.md 4b); transactions, spans and errors come from elsewhere (tests above)."""
+    from django.core.handlers import base
+    from sentry_sdk.integrations.django import middleware as sentry_middleware
+
+    from observability import sentry as studio_sentry
+
+    sentry()
+    assert sentry_middleware._wrap_middleware is studio_sentry._unwrapped
+    token = sentry_middleware._import_string_should_wrap_middleware.set(True)  # as in load_middleware
+    try:
+        loaded = base.import_string("observability.perf.PerformanceMiddleware")
+    finally:
+        sentry_middleware._import_string_should_wrap_middleware.reset(token)
+    from observability.perf import PerformanceMiddleware
+
+    assert loaded is PerformanceMiddleware
+
+
 def test_sample_rate_zero_sends_no_transactions(sentry):
     server = sentry(SENTRY_TRACES_SAMPLE_RATE=0.0)
     factories.course(slug="quiet-course")
