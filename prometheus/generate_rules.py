@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "app") not in sys.path:
     sys.path.insert(0, str(ROOT / "app"))
 
+from promql import le_matcher
+
 import thresholds as THRESHOLDS  # app/ must be on sys.path first
 
 HEADER = "# generated, do not edit: source prometheus/generate_rules.py and app/thresholds.py\n"
@@ -100,16 +102,6 @@ def num(x: float) -> str:
     if x.is_integer():
         return str(int(x))
     return repr(x)
-
-
-def le_matcher(seconds: float, buckets: tuple[float, ...]) -> str:
-    """An exact `le` matcher for a bucket edge (prometheus_client writes 1.0, Prometheus 3 stores 1)."""
-    if float(seconds) not in buckets:
-        raise ValueError(f"{seconds} s is not a histogram bucket edge in thresholds.py")
-    text = repr(float(seconds))
-    if text.endswith(".0"):
-        return f'le=~"{text[:-2]}|{text}"'
-    return f'le="{text}"'
 
 
 def db_query_buckets(t: ModuleType) -> tuple[float, ...]:

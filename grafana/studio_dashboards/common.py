@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT / "app") not in sys.path:
     sys.path.insert(0, str(ROOT / "app"))
 
+from promql import le_matcher
+
 import thresholds
 
 # --------------------------------------------------------------------------------------------
@@ -141,20 +143,6 @@ def average(histogram: str, matchers, window: str = RATE, labels=()) -> str:
     num = summed("rate", f"{histogram}_sum", matchers, window, labels)
     den = summed("rate", f"{histogram}_count", matchers, window, labels)
     return f"{num} / {den}"
-
-
-def le_matcher(seconds: float, buckets: tuple[float, ...]) -> str:
-    """An exact ``le`` matcher for a bucket edge.
-
-    prometheus_client writes edges like Go (``2.5``, ``5.0``); Prometheus 3 normalises ``5.0``
-    to ``5`` on ingestion, so whole numbers match both spellings.
-    """
-    if float(seconds) not in buckets:
-        raise ValueError(f"{seconds} s is not a histogram bucket edge in thresholds.py")
-    text = repr(float(seconds))
-    if text.endswith(".0"):
-        return f'le=~"{text[:-2]}|{text}"'
-    return f'le="{text}"'
 
 
 def share_within(histogram: str, seconds: float, buckets, matchers, window: str = RATE) -> str:
