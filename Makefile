@@ -56,8 +56,8 @@ migrate: $(STAMP) ## apply migrations to the configured database
 seed: $(STAMP) ## seed the configured database (SIZE=small|medium|large)
 	cd app && ../$(PY) manage.py seed_data --size $(or $(SIZE),small)
 
-up: $(STAMP) ## start the app stack (docker compose when an engine answers, local processes otherwise)
-	$(PY) -m stack up
+up: $(STAMP) ## start the stack, wait until healthy, print the URLs (FOREGROUND=1: stay attached, Ctrl-C stops it)
+	$(PY) -m stack up $(if $(FOREGROUND),--foreground)
 
 down: $(STAMP) ## stop everything `make up` started
 	$(PY) -m stack down

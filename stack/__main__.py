@@ -97,6 +97,9 @@ def up(args) -> int:
     cmd = [str(svc.BIN / "honcho"), "--no-colour", "start", "-f", str(svc.RUN_DIR / "Procfile"),
            "-e", str(svc.RUN_DIR / "env"), "-d", str(svc.ROOT)]
     if args.foreground:
+        # Ctrl-C (or a SIGTERM) stops everything, even when started where SIGINT is ignored (a background job).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         proc = subprocess.Popen(cmd, env=svc.child_env(cfg), start_new_session=True)
     else:
         proc = subprocess.Popen(cmd, env=svc.child_env(cfg), stdout=log, stderr=subprocess.STDOUT,

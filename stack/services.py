@@ -216,7 +216,9 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
         targets_dir=targets, rules_dir=ROOT / "prometheus" / "rules",
         redis_exporter=f"{cfg.host}:{cfg.redis_exporter_port}", alertmanager=f"{cfg.host}:{cfg.alertmanager_port}",
         prometheus=f"{cfg.host}:{cfg.prometheus_port}", scrape_interval=cfg.scrape_interval,
-        evaluation_interval=cfg.scrape_interval))
+        evaluation_interval=cfg.scrape_interval,
+        # When /metrics is closed by a token, Prometheus reads the same file the app does.
+        metrics_credentials_file=os.environ.get("METRICS_TOKEN_FILE") or None))
     try:
         from alertmanager import render_config as alertmanager_config
     except ImportError:  # not generated yet
