@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -147,4 +148,26 @@ def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_en
 
     down = subprocess.run([*python, "down"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
+    assert marked_processes(run_dir) == []
+
+
+def test_foreground_up_stops_everything_on_ctrl_c(stack_env):
+    env, run_dir, _ = stack_env
+    proc = subprocess.Popen([sys.executable, "-m", "stack", "up", "--foreground"], cwd=PROJECT_DIR, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + UP_BOUND_SECONDS
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "is up" in line or proc.poll() is not None:
+                break
+        assert any("is up" in line for line in lines), "".join(lines[-40:])
+        assert marked_processes(run_dir)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert marked_processes(run_dir) == []
