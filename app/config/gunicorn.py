@@ -10,7 +10,12 @@ from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
-worker_class = "sync"
+# Threads, not sync workers: a sign-in's password hash (PBKDF2, ~0.5 s of CPU; hashlib releases the
+# GIL) held a whole sync worker, and at 50 users the requests queued behind it pushed course list and
+# detail P95 past their Needs-work lines (510 / 490 ms) while the app saw 10 ms. With 4 threads per
+# worker the same run's P95s were 21-39 ms (docs/benchmarks.md 4a).  GUNICORN_WORKER_CLASS=sync to compare.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
