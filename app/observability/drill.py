@@ -79,12 +79,17 @@ def task_error(request):
     return JsonResponse({"task_id": result.id}, status=202)
 
 
+def _ms(request, default: int) -> int:
+    """The `ms` query parameter, bounded to 0..MAX_SLOW_MS; `default` when absent or not a number."""
+    try:
+        return max(0, min(int(request.GET.get("ms", default)), MAX_SLOW_MS))
+    except ValueError:
+        return default
+
+
 def slow(request):
     _drill(request, "drill_slow")
-    try:
-        ms = max(0, min(int(request.GET.get("ms", "1500")), MAX_SLOW_MS))
-    except ValueError:
-        ms = 1500
+    ms = _ms(request, 1500)
     time.sleep(ms / 1000)
     return JsonResponse({"slept_ms": ms})
 
@@ -92,10 +97,7 @@ def slow(request):
 def db_slow(request):
     """One query that takes `ms` milliseconds inside the database (DatabaseIssues' condition)."""
     _drill(request, "drill_db_slow")
-    try:
-        ms = max(0, min(int(request.GET.get("ms", "600")), MAX_SLOW_MS))
-    except ValueError:
-        ms = 600
+    ms = _ms(request, 600)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT pg_sleep(%s)", [ms / 1000])

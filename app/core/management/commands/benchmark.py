@@ -15,7 +15,6 @@ in thresholds.py through core.grading, the same code that grades the Locust runs
 """
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import time
@@ -31,18 +30,9 @@ from django.urls import NoReverseMatch, reverse
 
 import thresholds
 from core import grading
+from core.cli import int_at_least
 
 SEED_HINT = "run `python manage.py seed_data --size small` (or `make seed`) first"
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def sample_arguments() -> dict[str, dict]:
@@ -81,7 +71,7 @@ class Command(BaseCommand):
             "and cache) and grade avg/min/max/P95 against thresholds.py.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--iterations", type=positive_int, default=20, metavar="N",
+        parser.add_argument("--iterations", type=int_at_least(1), default=20, metavar="N",
                             help="timed requests per endpoint (default 20)")
         parser.add_argument("--warm-cache", action="store_true",
                             help="request every endpoint once, untimed, before measuring")

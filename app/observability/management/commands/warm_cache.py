@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 from django.conf import settings
@@ -15,23 +14,7 @@ from django.db import DatabaseError
 
 from core import warming
 from core.api import ApiError
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
-
-
-def user_id(text: str) -> int:
-    value = non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a user id (1 or more), not {value}")
-    return value
+from core.cli import int_at_least
 
 
 class Command(BaseCommand):
@@ -39,8 +22,8 @@ class Command(BaseCommand):
             "course, the profiles of active users; or one user's profile (--user-id).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--user-id", type=user_id, metavar="N", help="warm only this user's profile")
-        parser.add_argument("--max-users", type=non_negative_int, metavar="N",
+        parser.add_argument("--user-id", type=int_at_least(1, "a user id"), metavar="N", help="warm only this user's profile")
+        parser.add_argument("--max-users", type=int_at_least(0), metavar="N",
                             help=f"profiles to warm (default WARM_CACHE_MAX_USERS, now {settings.WARM_CACHE_MAX_USERS})")
 
     def handle(self, *args, user_id: int | None, max_users: int | None, **options):
