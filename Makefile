@@ -12,25 +12,33 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated
+.PHONY: help tools install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# First of all, with the system Python: the system tools (stack/tools.py).  A machine that cannot install them
+# stops here within seconds, naming the command to run, before the virtualenv is built.
+tools: ## install the system tools the stack and the suite run (prometheus, alertmanager, amtool, exporters, redis)
+	@$(PYTHON) -m stack.tools ensure $(if $(TOOLS_DATABASE_URL),--database-url $(TOOLS_DATABASE_URL))
+
+$(STAMP): pyproject.toml | tools
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[dev,load]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create the virtualenv and install everything (runtime, dev, load tests)
+install: tools $(STAMP) ## install the system tools, create the virtualenv and install everything (runtime, dev, load tests)
 
-test: $(STAMP) ## run the whole suite against PostgreSQL and Redis on 127.0.0.1
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+# With no PostgreSQL answering on TEST_DATABASE_URL the suite starts a throwaway one (its server tools are then
+# needed); with no Redis answering on TEST_REDIS_URL, tests/run.py starts a throwaway redis-server.
+test: TOOLS_DATABASE_URL = $(TEST_DATABASE_URL)
+test: tools $(STAMP) ## run the whole suite against PostgreSQL (a throwaway one if none answers) and Redis on 127.0.0.1
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m tests.run $(PYTEST_ARGS)
 
-test-sqlite: $(STAMP) ## run the suite on SQLite (Redis still used where a test needs it)
-	DATABASE_URL=sqlite:///$(CURDIR)/var/ignored.sqlite3 REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+test-sqlite: tools $(STAMP) ## run the suite on SQLite (Redis still used where a test needs it)
+	DATABASE_URL=sqlite:///$(CURDIR)/var/ignored.sqlite3 REDIS_URL=$(TEST_REDIS_URL) $(PY) -m tests.run $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check app tests loadtests grafana prometheus alertmanager stack
@@ -41,7 +49,7 @@ generate: $(STAMP) ## regenerate every generated file (rules, their tests, Alert
 	$(PY) alertmanager/render_config.py
 	$(PY) grafana/generate.py
 
-check-generated: $(STAMP) ## fail when a generated file drifted from its source; promtool and amtool checks
+check-generated: tools $(STAMP) ## fail when a generated file drifted from its source; promtool and amtool checks
 	$(PY) prometheus/generate_rules.py --check
 	$(PY) prometheus/render_config.py --check
 	$(PY) alertmanager/render_config.py --check
@@ -56,7 +64,7 @@ migrate: $(STAMP) ## apply migrations to the configured database
 seed: $(STAMP) ## seed the configured database (SIZE=small|medium|large)
 	cd app && ../$(PY) manage.py seed_data --size $(or $(SIZE),small)
 
-up: $(STAMP) ## start the stack, wait until healthy, print the URLs (FOREGROUND=1: stay attached, Ctrl-C stops it)
+up: tools $(STAMP) ## start the stack, wait until healthy, print the URLs (FOREGROUND=1: stay attached, Ctrl-C stops it)
 	$(PY) -m stack up $(if $(FOREGROUND),--foreground)
 
 down: $(STAMP) ## stop everything `make up` started

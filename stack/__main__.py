@@ -4,19 +4,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from stack import health
 from stack import services as svc
 
 PIDFILE = svc.RUN_DIR / "honcho.pid"
 LOGFILE = svc.RUN_DIR / "stack.log"
 STATEFILE = svc.RUN_DIR / "state.json"
 UP_TIMEOUT = float(os.environ.get("STACK_UP_TIMEOUT", "120"))
+TARGETS_TIMEOUT = float(os.environ.get("STACK_TARGETS_TIMEOUT", "60"))
 
 
 def docker_engine_answers() -> bool:
@@ -57,22 +59,6 @@ def our_processes() -> list[int]:
     return found
 
 
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status < 500
-    except Exception:
-        return False
-
-
-def service_ready(s: svc.Service) -> bool:
-    if s.health_url:
-        return http_ok(s.health_url)
-    if s.port:
-        return svc.port_answers("127.0.0.1", s.port)
-    return True
-
-
 def manage(cfg: svc.StackConfig, *args: str) -> None:
     subprocess.run([str(svc.BIN / "python"), "manage.py", *args], cwd=svc.APP_DIR, env=svc.child_env(cfg), check=True)
 
@@ -90,9 +76,8 @@ def up(args) -> int:
     svc.write_configs(cfg, services)
     (svc.RUN_DIR / "Procfile").write_text(svc.render_procfile(services))
     (svc.RUN_DIR / "env").write_text(svc.render_envfile(cfg))
-    STATEFILE.write_text(json.dumps({"services": [s.__dict__ for s in services]}, indent=2))
-    print("redis: " + (f"starting redis-server on {cfg.redis_url}" if cfg.start_redis
-                       else f"reusing the one answering on {cfg.redis_url}"))
+    STATEFILE.write_text(json.dumps({"services": [s.__dict__ for s in services],
+                                     "prometheus_url": cfg.prometheus_url}, indent=2))
     log = LOGFILE.open("ab")
     cmd = [str(svc.BIN / "honcho"), "--no-colour", "start", "-f", str(svc.RUN_DIR / "Procfile"),
            "-e", str(svc.RUN_DIR / "env"), "-d", str(svc.ROOT)]
@@ -105,18 +90,36 @@ def up(args) -> int:
         proc = subprocess.Popen(cmd, env=svc.child_env(cfg), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     PIDFILE.write_text(str(proc.pid))
+    alive = lambda: proc.poll() is None
     try:
-        if cfg.start_redis:
-            wait_for([s for s in services if s.name == "redis"], proc)
+        redis = [s for s in services if s.name == "redis" and s.started]
+        if redis and health.wait_until_ready(redis, time.monotonic() + UP_TIMEOUT, alive):
+            raise RuntimeError(f"redis-server did not answer on {cfg.redis_url}")
         print(f"migrating and seeding ({cfg.seed_size}) {cfg.database_url.split('@')[-1]}")
         manage(cfg, "migrate", "--noinput", "-v", "0")
         manage(cfg, "seed_data", "--size", cfg.seed_size)
-        wait_for(services, proc)
+        deadline = time.monotonic() + UP_TIMEOUT
+        health.wait_until_ready(services, deadline, alive)
+        if any(s.name == "prometheus" and s.started for s in services):
+            # Returns once Prometheus has scraped every target of ours, or names the ones it could not.
+            health.wait_until_scraped(services, cfg.prometheus_url, time.monotonic() + TARGETS_TIMEOUT, alive)
     except (Exception, KeyboardInterrupt) as exc:
         print(f"stack did not come up: {exc}; stopping it. Logs: {LOGFILE}")
         stop()
         return 1
-    print_urls(services)
+    rows = health.check(services, cfg.prometheus_url, running=alive())
+    failed = [r.name for r in rows if not r.ok]
+    print(f"\nPython Learning Studio {'is not healthy' if failed else 'is up'} ({len(rows)} services):\n"
+          f"{health.render(rows)}\n  {'logs':<15} {LOGFILE}")
+    if not alive():
+        print(f"\nthe stack stopped: {first_exit(LOGFILE)}. `make logs` shows why.")
+        stop()
+        return 1
+    if failed:
+        print(f"\nnot healthy: {', '.join(failed)}. `make logs` shows why; `make status` checks again; "
+              "`make down` stops the rest.")
+        if not args.foreground:
+            return 1
     if args.foreground:
         try:
             return proc.wait()
@@ -126,24 +129,20 @@ def up(args) -> int:
     return 0
 
 
-def wait_for(services: list[svc.Service], proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + UP_TIMEOUT
-    pending = list(services)
-    while pending:
-        if proc.poll() is not None:
-            raise RuntimeError(f"honcho exited with {proc.returncode}")
-        pending = [s for s in pending if not service_ready(s)]
-        if pending and time.monotonic() > deadline:
-            raise TimeoutError(f"not ready after {UP_TIMEOUT:.0f}s: {', '.join(s.name for s in pending)}")
-        time.sleep(0.3)
-
-
-def print_urls(services: list[svc.Service]) -> None:
-    print("\nPython Learning Studio is up:")
-    for s in services:
-        if s.url:
-            print(f"  {s.name:<14} {s.url}")
-    print(f"  {'logs':<14} {LOGFILE}")
+def first_exit(log: Path) -> str:
+    """Which process exited first (honcho then stops all the others), with its last error line."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return "honcho exited"
+    for i, line in enumerate(lines):
+        stopped = re.search(r"system\s+\|\s+(\S+) stopped \(rc=(-?\d+)\)", line)
+        if stopped:
+            name = stopped.group(1)
+            errors = [ln.split("|", 1)[1].strip() for ln in lines[:i]
+                      if ln.split("|", 1)[0].split()[-1:] == [name] and "error" in ln.lower()]
+            return f"{name} stopped (rc={stopped.group(2)})" + (f": {errors[-1][:300]}" if errors else "")
+    return "honcho exited"
 
 
 def stop(timeout: float = 20.0) -> int:
@@ -179,15 +178,16 @@ def status(args) -> int:
     if not STATEFILE.exists() or not PIDFILE.exists():
         print("the stack is not running (make up)")
         return 1
+    state = json.loads(STATEFILE.read_text())
     running = pid_alive(int(PIDFILE.read_text()))
-    print(f"{'honcho':<10} {'running' if running else 'stopped'} (pid {PIDFILE.read_text()})")
-    worst = 0 if running else 1
-    for s in json.loads(STATEFILE.read_text())["services"]:
-        ready = running and service_ready(svc.Service(**s))
-        worst = worst or (0 if ready else 1)
-        print(f"{s['name']:<10} {'ready' if ready else 'DOWN'}  {s.get('url') or ''}")
-    print(f"{len(our_processes())} processes")
-    return worst
+    services = [svc.Service(**s) for s in state["services"]]
+    rows = health.check(services, state["prometheus_url"], running=running)
+    print(f"honcho {'running' if running else 'stopped'} (pid {PIDFILE.read_text()}), "
+          f"{len(our_processes())} processes\n{health.render(rows)}")
+    failed = [r.name for r in rows if not r.ok]
+    if failed:
+        print(f"not healthy: {', '.join(failed)}")
+    return 1 if failed or not running else 0
 
 
 def logs(args) -> int:

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stack import tools
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
 RUN_DIR = Path(os.environ.get("STACK_RUN_DIR", ROOT / "var" / "stack")).resolve()
@@ -23,10 +25,18 @@ BIN = Path(sys.executable).parent
 @dataclass
 class Service:
     name: str
-    command: str  # run by honcho through the shell, from the project root
+    command: str  # run by honcho through the shell, from the project root; "" when not started
     health_url: str | None = None  # HTTP URL that answers < 500 once the service is ready
     port: int | None = None  # TCP port that accepts once the service is ready
     url: str | None = None  # printed for people
+    promised: bool = True  # the README promises it: `make up` fails when it is not healthy
+    target: list[str] | None = None  # its Prometheus scrape target, [job, instance], when it has one
+    note: str = ""  # for a service not started by us: why, and what to do about it
+    reused: bool = False  # one was already running (Redis): checked, not started
+
+    @property
+    def started(self) -> bool:
+        return bool(self.command)
 
 
 @dataclass
@@ -134,26 +144,32 @@ def load_config() -> StackConfig:
 
 
 def services(cfg: StackConfig) -> list[Service]:
+    """Every service of the stack, in start order; those that cannot start carry the reason and the fix."""
     py = shlex.quote(str(BIN))
     app = shlex.quote(str(APP_DIR))
     run = RUN_DIR
     q = lambda p: shlex.quote(str(p))
+    at = lambda port: f"{cfg.host}:{port}"
     out: list[Service] = []
     if cfg.start_redis:
         out.append(Service(
             "redis",
-            f"exec {shutil.which('redis-server') or 'redis-server'} --bind {cfg.host} --port {cfg.redis_port} "
+            f"exec {tools.find('redis-server') or 'redis-server'} --bind {cfg.host} --port {cfg.redis_port} "
             f"--save '' --appendonly no --dir {q(run)}",
             port=cfg.redis_port, url=cfg.redis_url))
+    else:
+        out.append(Service("redis", "", port=cfg.redis_port, url=cfg.redis_url, reused=True,
+                           note="already answering on REDIS_URL"))
     for i, app_port in enumerate(cfg.app_ports):
         name = "app" if i == 0 else f"app{i + 1}"
         out.append(Service(
             name,
             # Each server gets its own multiprocess directory: gunicorn wipes its own at start.
             f"cd {app} && PROMETHEUS_MULTIPROC_DIR={q(run / f'prometheus-{name}')} "
-            f"exec {py}/gunicorn -c config/gunicorn.py --bind {cfg.host}:{app_port} "
+            f"exec {py}/gunicorn -c config/gunicorn.py --bind {at(app_port)} "
             f"--workers {cfg.workers} config.wsgi:application",
-            health_url=f"http://{cfg.host}:{app_port}/readyz", url=f"http://{cfg.host}:{app_port}/api/v1/courses/"))
+            health_url=f"http://{at(app_port)}/readyz", url=f"http://{at(app_port)}/api/v1/courses/",
+            target=["studio-app", at(app_port)]))
     for i, metrics_port in enumerate(cfg.worker_metrics_ports):
         name = "worker" if i == 0 else f"worker{i + 1}"
         wdir = q(run / f"prometheus-{name}")  # each worker's multiprocess metrics, fresh each start
@@ -162,42 +178,54 @@ def services(cfg: StackConfig) -> list[Service]:
             f"cd {app} && rm -rf {wdir} && mkdir -p {wdir} && PROMETHEUS_MULTIPROC_DIR={wdir} "
             f"CELERY_METRICS_PORT={metrics_port} "
             f"exec {py}/celery -A config worker -l info --concurrency 2 -n {name}@%h",
-            health_url=f"http://{cfg.host}:{metrics_port}/metrics"))
+            health_url=f"http://{at(metrics_port)}/metrics", target=["studio-worker", at(metrics_port)]))
     out += [
         Service("beat", f"cd {app} && exec {py}/celery -A config beat -l info -s {q(run / 'celerybeat-schedule')}"),
         Service("sinks", f"exec {py}/python -m stack.sinks --host {cfg.host} --http-port {cfg.sink_http_port} "
                          f"--smtp-port {cfg.sink_smtp_port} --store {q(run / 'pages.jsonl')}",
                 health_url=f"{cfg.sink_url}/healthz", url=f"{cfg.sink_url}/pages"),
     ]
-    if shutil.which("prometheus-redis-exporter"):
-        out.append(Service(
-            "redis-exporter",
-            f"exec prometheus-redis-exporter -redis.addr {q(cfg.redis_url.rsplit('/', 1)[0])} "
-            f"-web.listen-address {cfg.host}:{cfg.redis_exporter_port}",
-            health_url=f"http://{cfg.host}:{cfg.redis_exporter_port}/metrics"))
-    if shutil.which("prometheus-alertmanager") and (ROOT / "alertmanager" / "render_config.py").exists():
-        out.append(Service(
-            "alertmanager",
-            f"exec prometheus-alertmanager --config.file={q(run / 'alertmanager.yml')} "
-            f"--storage.path={q(run / 'alertmanager-data')} --web.listen-address={cfg.host}:{cfg.alertmanager_port} "
-            f"--web.external-url={cfg.alertmanager_url} --cluster.listen-address=",
-            health_url=f"{cfg.alertmanager_url}/-/ready", url=cfg.alertmanager_url))
-    if shutil.which("prometheus"):
-        out.append(Service(
-            "prometheus",
-            f"exec prometheus --config.file={q(run / 'prometheus.yml')} --storage.tsdb.path={q(run / 'prometheus-data')} "
-            f"--web.listen-address={cfg.host}:{cfg.prometheus_port} --web.enable-lifecycle "
-            f"--web.external-url={cfg.prometheus_url}",
-            health_url=f"{cfg.prometheus_url}/-/ready", url=cfg.prometheus_url))
+    out.append(_monitoring_service(
+        "redis-exporter", "redis-exporter",
+        lambda b: f"exec {b} -redis.addr {q(cfg.redis_url.rsplit('/', 1)[0])} "
+                  f"-web.listen-address {at(cfg.redis_exporter_port)}",
+        health_url=f"http://{at(cfg.redis_exporter_port)}/metrics", target=["redis", at(cfg.redis_exporter_port)]))
+    out.append(_monitoring_service(
+        "alertmanager", "alertmanager",
+        lambda b: f"exec {b} --config.file={q(run / 'alertmanager.yml')} "
+                  f"--storage.path={q(run / 'alertmanager-data')} --web.listen-address={at(cfg.alertmanager_port)} "
+                  f"--web.external-url={cfg.alertmanager_url} --cluster.listen-address=",
+        health_url=f"{cfg.alertmanager_url}/-/ready", url=cfg.alertmanager_url,
+        target=["alertmanager", at(cfg.alertmanager_port)]))
+    out.append(_monitoring_service(
+        "prometheus", "prometheus",
+        lambda b: f"exec {b} --config.file={q(run / 'prometheus.yml')} "
+                  f"--storage.tsdb.path={q(run / 'prometheus-data')} --web.listen-address={at(cfg.prometheus_port)} "
+                  f"--web.enable-lifecycle --web.external-url={cfg.prometheus_url}",
+        health_url=f"{cfg.prometheus_url}/-/ready", url=cfg.prometheus_url,
+        target=["prometheus", at(cfg.prometheus_port)]))
     grafana = shutil.which("grafana-server") or shutil.which("grafana")
+    grafana_url = f"http://{at(cfg.grafana_port)}"
     if grafana:
         out.append(Service(
             "grafana",
             f"PROMETHEUS_URL={cfg.prometheus_url} GRAFANA_DASHBOARDS_DIR={q(ROOT / 'grafana' / 'dashboards')} "
             f"exec {grafana} {'server ' if grafana.endswith('grafana') else ''}"
             f"--homepath /usr/share/grafana --config {q(run / 'grafana.ini')}",
-            health_url=f"http://{cfg.host}:{cfg.grafana_port}/api/health", url=f"http://{cfg.host}:{cfg.grafana_port}"))
+            health_url=f"{grafana_url}/api/health", url=grafana_url, promised=False))
+    else:
+        out.append(Service("grafana", "", url=grafana_url, promised=False,
+                           note='grafana-server is not installed and there is no Docker engine; '
+                                'see README "Grafana without Docker"'))
     return out
+
+
+def _monitoring_service(name: str, tool: str, command, **kw) -> Service:
+    """A service run from a system tool: started when installed, otherwise named with the command that installs it."""
+    binary = tools.find(tool)
+    if binary is None:
+        return Service(name, "", **kw, note=f"{tools.TOOLS[tool].binaries[0]} is not installed; run `make tools`")
+    return Service(name, command(shlex.quote(binary)), **kw)
 
 
 def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
@@ -228,14 +256,14 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
             smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
             # A development stack: a fire drill's page within seconds, not after the production 30 s.
             group_wait=cfg.alert_group_wait))
-    if any(s.name == "grafana" for s in svcs):
+    if any(s.name == "grafana" and s.started for s in svcs):
         (RUN_DIR / "grafana.ini").write_text(
             f"[server]\nhttp_addr = {cfg.host}\nhttp_port = {cfg.grafana_port}\n"
             f"[paths]\ndata = {RUN_DIR / 'grafana-data'}\nprovisioning = {ROOT / 'grafana' / 'provisioning'}\n")
 
 
 def render_procfile(svcs: list[Service]) -> str:
-    return "".join(f"{s.name}: {s.command}\n" for s in svcs)
+    return "".join(f"{s.name}: {s.command}\n" for s in svcs if s.started)
 
 
 def render_envfile(cfg: StackConfig) -> str:

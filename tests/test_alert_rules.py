@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 import types
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 import thresholds
+from tests.fixtures.servers import system_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "prometheus" / "generate_rules.py"
@@ -31,12 +31,7 @@ GUIDE_ALERTS = ("ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssu
 NUMBER = re.compile(r"(?<![\w.:])\d+(?:\.\d+)?(?![\w.])")
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"`{name}` is not installed: apt-get install prometheus prometheus-alertmanager "
-                    "(CI installs them; these tests are never skipped)")
-    return path
+tool = system_tool
 
 
 def load_generator() -> types.ModuleType:

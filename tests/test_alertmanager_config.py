@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fixtures.servers import free_port, stop_process, wait_for_http
+from tests.fixtures.servers import free_port, stop_process, system_tool, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDERER = ROOT / "alertmanager" / "render_config.py"
@@ -54,12 +53,7 @@ EXPECTED_RECEIVERS = {
 }
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"`{name}` is not installed: apt-get install prometheus-alertmanager "
-                    "(CI installs it; these tests are never skipped)")
-    return path
+tool = system_tool
 
 
 @pytest.fixture(scope="module")
@@ -366,7 +360,7 @@ def _alert(rules: list[dict], name: str, **extra_labels: str) -> dict:
 
 @pytest.mark.slow
 def test_a_real_alertmanager_delivers_to_the_local_sinks_and_inhibits(renderer, alert_rules, tmp_path):
-    binary = tool("prometheus-alertmanager")
+    binary = tool("alertmanager")
     from stack.sinks import PageSinks
 
     http_port, smtp_port, am_port = free_port(), free_port(), free_port()

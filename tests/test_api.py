@@ -75,6 +75,20 @@ def test_forum_topics_reply_count_last_post_and_category_filter(client):
     assert [row["id"] for row in filtered["results"]] == [t.pk]
 
 
+def test_forum_names_authors_by_id_so_a_client_can_open_their_profile(client):
+    writer, replier = f.user(username="topic-writer"), f.user(username="replier")
+    t = f.topic(author=writer, posts=1)
+    resp = client.post(f"/api/v1/forum/topics/{t.pk}/posts/", data={"body": "a reply"},
+                       content_type="application/json", HTTP_AUTHORIZATION=f"Token {f.token_for(replier)}")
+    assert resp.json()["author"] == {"id": replier.pk, "username": "replier"}
+    row = next(r for r in client.get("/api/v1/forum/topics/").json()["results"] if r["id"] == t.pk)
+    assert row["author"] == {"id": writer.pk, "username": "topic-writer"}
+    assert row["last_post"]["author"] == {"id": replier.pk, "username": "replier"}
+    for who in (row["author"], row["last_post"]["author"]):
+        profile = client.get(f"/api/v1/users/{who['id']}/profile/")
+        assert profile.status_code == 200 and profile.json()["username"] == who["username"]
+
+
 def test_forum_post_updates_topic(client):
     t = f.topic(posts=1)
     u = f.user()

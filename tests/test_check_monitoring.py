@@ -14,7 +14,7 @@ import pytest
 
 from observability.alerting import REQUIRED_ALERTS
 from tests.fixtures.sentry_server import closed_port_dsn, run_manage
-from tests.fixtures.servers import free_port, stop_process, wait_for_http
+from tests.fixtures.servers import free_port, stop_process, system_tool, wait_for_http
 
 STRONG_KEY = "k" * 20 + "-Q9v7!x2#Lm4$Rt8^Zp1&Yb6*Hc3(Nd5)Wf0"
 PRODUCTION = dict(ENVIRONMENT="production", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="studio.example.com",
@@ -103,9 +103,6 @@ class Daemon:
 
 @pytest.fixture
 def monitoring_servers():
-    for binary in ("prometheus", "prometheus-alertmanager"):
-        if shutil.which(binary) is None:
-            pytest.fail(f"{binary} is not installed (apt-get install prometheus prometheus-alertmanager)")
     work = Path(tempfile.mkdtemp(prefix="test-checkmon-"))
     (work / "rules.yml").write_text(rules_yaml(REQUIRED_ALERTS[:-1]))  # DatabaseIssues missing at first
     (work / "prometheus.yml").write_text("global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n")
@@ -113,10 +110,10 @@ def monitoring_servers():
     prom_port, am_port = free_port(), free_port()
     daemons = []
     try:
-        daemons.append(Daemon(["prometheus", f"--config.file={work / 'prometheus.yml'}", "--web.enable-lifecycle",
+        daemons.append(Daemon([system_tool("prometheus"), f"--config.file={work / 'prometheus.yml'}", "--web.enable-lifecycle",
                                f"--storage.tsdb.path={work / 'data'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
                               f"http://127.0.0.1:{prom_port}/-/ready"))
-        daemons.append(Daemon(["prometheus-alertmanager", f"--config.file={work / 'alertmanager.yml'}",
+        daemons.append(Daemon([system_tool("alertmanager"), f"--config.file={work / 'alertmanager.yml'}",
                                f"--storage.path={work / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
                                "--cluster.listen-address=", f"--web.external-url=http://127.0.0.1:{am_port}"],
                               f"http://127.0.0.1:{am_port}/-/ready"))

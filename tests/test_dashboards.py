@@ -11,7 +11,6 @@ import dataclasses
 import itertools
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ for _p in (ROOT, ROOT / "app"):
 import thresholds
 from grafana import generate
 from grafana.studio_dashboards import common
+from tests.fixtures.servers import system_tool
 
 GRAFANA = ROOT / "grafana"
 DASHBOARD_DIR = GRAFANA / "dashboards"
@@ -404,9 +404,7 @@ def _rule_file(exprs: list[tuple[str, str]], path: Path) -> Path:
 
 
 def test_every_promql_expression_parses(dashboards, tmp_path):
-    promtool = shutil.which("promtool")
-    if not promtool:
-        pytest.skip("promtool not installed (apt-get install prometheus)")
+    promtool = system_tool("promtool")
     exprs = [e for dash in dashboards.values() for e in expressions(dash)]
     assert len(exprs) > 50
     for where, expr in exprs:
@@ -428,9 +426,7 @@ def test_every_promql_expression_parses(dashboards, tmp_path):
 
 def test_promtool_catches_a_broken_expression(tmp_path):
     """The check above would notice a bad query (guards against a silently lenient promtool)."""
-    promtool = shutil.which("promtool")
-    if not promtool:
-        pytest.skip("promtool not installed")
+    promtool = system_tool("promtool")
     path = _rule_file([("broken", "sum(rate(x[5m])")], tmp_path / "broken.yml")
     proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True,
                           check=False)
@@ -714,9 +710,7 @@ def test_key_queries_compute_the_right_numbers(dashboards, tmp_path, le_one):
     """10 requests a minute: 6 within 200 ms, 9 within 1 s, 1 of them a 500; 10 queries a
     minute, 8 within 500 ms; 2 errors a minute plus one of a new type.  Prometheus 3 writes
     le="1.0" as le="1"."""
-    promtool = shutil.which("promtool")
-    if not promtool:
-        pytest.skip("promtool not installed")
+    promtool = system_tool("promtool")
     t = thresholds
     course_list = t.TARGETS_BY_KEY["course_list"]
     within = f"{course_list.target_ms / 1000!r}"

@@ -3,14 +3,14 @@ and the tests that keep those helpers honest."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.fixtures.servers import system_tool
 
 
 def http(url: str, method: str = "GET", body: bytes | dict | None = None, headers: dict | None = None,
@@ -93,9 +93,7 @@ def missing_edges(required: set[float], edges: set[float]) -> set[float]:
 
 
 def promtool_check(text: str) -> tuple[int, str]:
-    binary = shutil.which("promtool")
-    if binary is None:
-        pytest.fail("promtool is not installed")
+    binary = system_tool("promtool")
     proc = subprocess.run([binary, "check", "metrics"], input=text.encode(), capture_output=True, timeout=60, check=False)
     return proc.returncode, (proc.stdout + proc.stderr).decode()
 

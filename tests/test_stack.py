@@ -39,6 +39,11 @@ def marked_processes(run_dir: Path) -> list[str]:
     return found
 
 
+def service_table(out: str) -> dict[str, str]:
+    """The service lines of `make up`'s or `make status`'s table, by service name (the logs line aside)."""
+    return {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and line.split()[0] != "logs"}
+
+
 def get_json(url: str, method: str = "GET", data: bytes | None = None, headers: dict | None = None):
     req = urllib.request.Request(url, method=method, data=data, headers=headers or {})
     with urllib.request.urlopen(req, timeout=10) as resp:
@@ -97,9 +102,17 @@ def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_en
     print(f"\nmake up: {up_seconds:.1f}s to healthy")
     app, app2 = (f"http://127.0.0.1:{ports['APP_PORT'] + i}" for i in (0, 1))
     prometheus = f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}"
-    for url in (app, prometheus, f"http://127.0.0.1:{ports['ALERTMANAGER_PORT']}"):
-        assert url in up.stdout, up.stdout
-    assert "starting redis-server" in up.stdout
+    # One line per service: running with its URL and its scrape target up, or why not and what to do.
+    table = service_table(up.stdout.split("\nPython Learning Studio is up (", 1)[1])
+    for name, url in (("app", app), ("app2", app2), ("prometheus", prometheus),
+                      ("alertmanager", f"http://127.0.0.1:{ports['ALERTMANAGER_PORT']}")):
+        assert url in table[name] and "running" in table[name] and "[scraped: up]" in table[name], up.stdout
+    for name in ("worker", "worker2", "redis-exporter"):
+        assert "running" in table[name] and "[scraped: up]" in table[name], up.stdout
+    assert "running" in table["sinks"] and "running" in table["beat"] and "running" in table["redis"]
+    if "grafana-server" not in table["grafana"] or "running" not in table["grafana"]:
+        assert 'not started  grafana-server is not installed and there is no Docker engine; see README ' \
+               '"Grafana without Docker"' in table["grafana"]
 
     # The app: seeded data on both instances, an enrolment run by the worker through the broker.
     _, courses = get_json(f"{app}/api/v1/courses/")
@@ -130,6 +143,8 @@ def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_en
     assert {"ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssues", "Watchdog"} <= rules
     status_out = subprocess.run([*python, "status"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     assert status_out.returncode == 0 and "DOWN" not in status_out.stdout, status_out.stdout
+    assert [line.split()[:2] for line in service_table(status_out.stdout).values()] == \
+           [line.split()[:2] for line in table.values()], "make status shows the same table"
 
     # A fire drill, as `make fire-drill DRILL=db-slow` runs it, pages e-mail; `make pages` lists it.
     drill_started = time.monotonic()
@@ -148,6 +163,20 @@ def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_en
 
     down = subprocess.run([*python, "down"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
+    assert marked_processes(run_dir) == []
+
+
+def test_a_promised_service_that_cannot_start_is_named_and_make_up_fails(stack_env):
+    env, run_dir, ports = stack_env
+    env = {**env, "APP_INSTANCES": "1", "WORKER_INSTANCES": "1"}
+    with socket.socket() as squatter:  # another program already holds Alertmanager's port
+        squatter.bind(("127.0.0.1", ports["ALERTMANAGER_PORT"]))
+        squatter.listen()
+        up = subprocess.run([sys.executable, "-m", "stack", "up"], cwd=PROJECT_DIR, env=env, capture_output=True,
+                            text=True, timeout=UP_BOUND_SECONDS + 60)
+    print(up.stdout[-2000:])
+    assert up.returncode != 0
+    assert "the stack stopped: alertmanager.1 stopped (rc=" in up.stdout
     assert marked_processes(run_dir) == []
 
 

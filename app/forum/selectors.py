@@ -8,6 +8,11 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
+def author(user) -> dict:
+    """Who wrote a topic or post: the id addresses their profile (/api/v1/users/<id>/profile/)."""
+    return {"id": user.pk, "username": user.username}
+
+
 def list_topics(*, category: str | None, page: int, page_size: int) -> dict:
     qs = Topic.objects.select_related("category", "author", "last_post__author")
     if category:
@@ -23,11 +28,11 @@ def list_topics(*, category: str | None, page: int, page_size: int) -> dict:
             "slug": t.slug,
             "title": t.title,
             "category": {"slug": t.category.slug, "name": t.category.name},
-            "author": t.author.username,
+            "author": author(t.author),
             "created_at": _iso(t.created_at),
             "reply_count": t.reply_count,
             "last_post": None if last is None else {
-                "id": last.pk, "author": last.author.username, "created_at": _iso(last.created_at),
+                "id": last.pk, "author": author(last.author), "created_at": _iso(last.created_at),
                 "excerpt": last.body[:140],
             },
         })

@@ -35,4 +35,5 @@ def post_create(request, topic_id: int):
     if topic_id > 2**63 - 1:
         raise ApiError(404, f"topic {topic_id} not found")
     post = services.add_post(request.user, topic_id, data["body"])
-    return JsonResponse({"id": post.pk, "topic": topic_id, "created_at": post.created_at.isoformat()}, status=201)
+    return JsonResponse({"id": post.pk, "topic": topic_id, "author": selectors.author(request.user),
+                         "created_at": post.created_at.isoformat()}, status=201)
