@@ -40,20 +40,18 @@ test: tools $(STAMP) ## run the whole suite against PostgreSQL (a throwaway one 
 test-sqlite: tools $(STAMP) ## run the suite on SQLite (Redis still used where a test needs it)
 	DATABASE_URL=sqlite:///$(CURDIR)/var/ignored.sqlite3 REDIS_URL=$(TEST_REDIS_URL) $(PY) -m tests.run $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff
-	$(VENV)/bin/ruff check app tests loadtests grafana prometheus alertmanager stack
+lint: $(STAMP) ## ruff, and the import contracts of pyproject.toml (import-linter)
+	$(VENV)/bin/ruff check app tests loadtests grafana prometheus alertmanager stack monitoring_spec benchmarks
+	cd app && ../$(VENV)/bin/lint-imports ../pyproject.toml --no-cache --no-logo
+
+# Every generator reads monitoring_spec/ and writes through monitoring_spec/artifacts.py (--check: drift, stale files).
+GENERATORS := prometheus.generate prometheus.render_config alertmanager.render_config grafana.generate
 
 generate: $(STAMP) ## regenerate every generated file (rules, their tests, Alertmanager and Prometheus configs, dashboards)
-	$(PY) prometheus/generate_rules.py
-	$(PY) prometheus/render_config.py
-	$(PY) alertmanager/render_config.py
-	$(PY) grafana/generate.py
+	@for gen in $(GENERATORS); do $(PY) -m $$gen || exit 1; done
 
 check-generated: tools $(STAMP) ## fail when a generated file drifted from its source; promtool and amtool checks
-	$(PY) prometheus/generate_rules.py --check
-	$(PY) prometheus/render_config.py --check
-	$(PY) alertmanager/render_config.py --check
-	$(PY) grafana/generate.py --check
+	@for gen in $(GENERATORS); do $(PY) -m $$gen --check || exit 1; done
 	promtool check rules prometheus/rules/*.yml
 	promtool test rules prometheus/tests/*.yml
 	amtool check-config alertmanager/alertmanager.yml
@@ -105,4 +103,4 @@ benchmark: $(STAMP) ## time each endpoint in-process against the configured data
 
 .PHONY: bench-instrumentation
 bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per request, gunicorn, /metrics scrape (BENCH_ARGS="--http --scrape")
-	$(PY) benchmarks/instrumentation_cost.py $(BENCH_ARGS)
+	$(PY) -m benchmarks.instrumentation_cost $(BENCH_ARGS)

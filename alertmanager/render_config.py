@@ -5,7 +5,7 @@
     python alertmanager/render_config.py --local --smtp-smarthost 127.0.0.1:1025 \\
         --webhook-base-url http://127.0.0.1:9099 --output var/stack/alertmanager.yml
 
-Routing follows the `channels` label every alert carries (prometheus/generate_rules.py derives it from
+Routing follows the `channels` label every alert carries (prometheus/rulesets/model.py derives it from
 `severity`): email, slack and pagerduty are one receiver each, so an alert reaches exactly the channels
 it names; Watchdog goes to its own dead-man's-switch webhook.  docs/runbooks/README.md has the table.
 
@@ -23,13 +23,16 @@ catcher, Slack to <webhook>/slack, PagerDuty to <webhook>/pagerduty, the heartbe
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
+
+from monitoring_spec import artifacts
+from monitoring_spec.contract import APP_JOB
+from monitoring_spec.routing import REPEAT_INTERVAL, SECRET_FILES
 
 HERE = Path(__file__).resolve().parent
 COMPOSE_FILE = HERE / "alertmanager.yml"
@@ -42,23 +45,11 @@ COMPOSE_WEBHOOK_BASE_URL = "http://webhook-sink:8080"
 COMPOSE_TEMPLATES_DIR = "/etc/alertmanager/templates"
 COMPOSE_SECRETS_DIR = "/etc/alertmanager/secrets"
 
-# The secret file names are shared with `manage.py check_monitoring` (plain Python, no Django).
-sys.path.insert(0, str(HERE.parent / "app"))
-from observability.alerting import SECRET_FILES  # noqa: E402
-
-RECEIVERS = ("email", "slack", "pagerduty", "deadmansswitch")
-# How often a still-firing group is sent again, per channel.
-REPEAT_INTERVAL = {
-    "email": "12h",  # tickets and warnings: twice a day is a reminder, not noise
-    "slack": "4h",  # keeps an unresolved problem visible in the channel through a working day
-    "pagerduty": "1h",  # PagerDuty de-duplicates on the group key; the resend keeps the incident's details fresh
-    "deadmansswitch": "1m",  # the heartbeat: the dead-man's switch alarms when it stops
-}
 LOCAL_PAGERDUTY_ROUTING_KEY = "local-sink"  # not a secret: the local webhook receiver ignores it
 
 EXPLANATION = """\
 # Routing: every alert carries `channels` (a comma-separated subset of email,slack,pagerduty) derived
-# from its `severity` by prometheus/generate_rules.py:
+# from its `severity` by prometheus/rulesets/model.py (from monitoring_spec/routing.py):
 #   page    -> email, slack, pagerduty   HighErrorRate, StudioAppDown, SLO burn (1h/5m, 6h/30m)
 #   warning -> email, slack              ErrorSpike, TargetDown, RedisDown, Celery*, CacheHitRatioCollapse,
 #                                        PrometheusRuleFailures, AlertmanagerNotificationsFailing
@@ -174,7 +165,7 @@ def render(*, smtp_smarthost: str, webhook_base_url: str, templates_dir: str = C
           "equal": ["alertname", "endpoint"]}),
         ("The whole app is down: the per-instance TargetDown alerts of the app add nothing.",
          {"source_matchers": ['alertname="StudioAppDown"'],
-          "target_matchers": ['alertname="TargetDown"', 'job="studio-app"']}),
+          "target_matchers": ['alertname="TargetDown"', f'job="{APP_JOB}"']}),
         ("HighErrorRate pages for the failing responses: the ErrorSpike and availability-budget alerts "
          + "of the same incident would only repeat it.",
          {"source_matchers": ['alertname="HighErrorRate"'],
@@ -284,16 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.check:
-        fresh = render_compose()
-        target = args.output or COMPOSE_FILE
-        current = target.read_text() if target.exists() else ""
-        if current != fresh:
-            sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), fresh.splitlines(True),
-                                                       f"{target.name} (committed)", "rendered"))
-            print(f"{target} drifted from alertmanager/render_config.py: run "
-                  "`.venv/bin/python alertmanager/render_config.py` and commit the result.", file=sys.stderr)
-            return 1
-        return 0
+        files = {args.output or COMPOSE_FILE: render_compose()}
+        return artifacts.report(artifacts.sync(files, check=True), files, check=True)
 
     if args.local:
         if not (args.smtp_smarthost and args.webhook_base_url):
@@ -310,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                   "alertmanager/alertmanager.yml: pass --output (e.g. alertmanager/alertmanager.secrets.yml, "
                   "untracked) or unset the ALERTMANAGER_* variables", file=sys.stderr)
             return 2
+    if output.resolve() == COMPOSE_FILE:
+        return artifacts.report(artifacts.sync({output: text}, check=False), {output: text}, check=False)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
     return 0

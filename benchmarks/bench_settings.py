@@ -18,6 +18,7 @@ VARIANT = os.environ.get("BENCH_VARIANT", "ours")
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 ENABLE_DRILL_ENDPOINTS = True  # /_drill/perf/?queries=1: the one-query view
+INSTALLED_APPS = with_drills(INSTALLED_APPS, True)  # noqa: F405
 METRICS_PUBLIC = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True

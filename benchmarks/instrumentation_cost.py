@@ -30,7 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
-BENCH_DIR = Path(__file__).resolve().parent
 VARIANTS = ("bare", "ours", "peer")
 EXTRA_VARIANTS = ("ours-nowindow", "ours-nosentry", "ours-noprofiles", "ours-sentry-notrace")
 ONE_QUERY = "/_drill/perf/?queries=1"
@@ -47,8 +46,7 @@ def _environ(path: str) -> dict:
 
 
 def _setup_django():
-    sys.path[:0] = [str(APP_DIR), str(BENCH_DIR)]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.bench_settings"
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()
@@ -138,8 +136,8 @@ def variant_env(variant: str, common: dict, tmp: Path) -> dict:
     metrics_dir.mkdir(exist_ok=True)
     for f in metrics_dir.iterdir():
         f.unlink()
-    return child_env(**common, BENCH_VARIANT=variant, DJANGO_SETTINGS_MODULE="bench_settings",
-                     PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), PYTHONPATH=f"{APP_DIR}:{BENCH_DIR}")
+    return child_env(**common, BENCH_VARIANT=variant, DJANGO_SETTINGS_MODULE="benchmarks.bench_settings",
+                     PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
 
 
 def first_slug(db_url: str) -> str:
@@ -152,8 +150,9 @@ def first_slug(db_url: str) -> str:
 
 
 def in_process(variants, paths, common, tmp, rounds, n) -> dict:
-    procs = {v: subprocess.Popen([sys.executable, __file__, "--worker"], env=variant_env(v, common, tmp),
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=APP_DIR)
+    argv = [sys.executable, "-m", "benchmarks.instrumentation_cost", "--worker"]
+    procs = {v: subprocess.Popen(argv, env=variant_env(v, common, tmp), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, cwd=APP_DIR)
              for v in variants}
 
     def ask(v, count, path):
@@ -315,8 +314,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker()
-    sys.path.insert(0, str(ROOT))
-    from tests.fixtures.sentry_server import SentryServer
+    from tests.fixtures.sentry_server import SentryServer  # run from the repository root (python -m)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-instr-"))
     db_url = prepare_database(tmp)

@@ -29,7 +29,7 @@ from locust import events
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-import thresholds
+import monitoring_spec as spec
 from core import fidelity, grading
 
 logger = logging.getLogger("loadtests")
@@ -37,7 +37,7 @@ logger = logging.getLogger("loadtests")
 # Users finishing the task they are in when the test stops (instead of being killed mid-request)
 # is what lets Locust's count equal the app's: a killed request is still served and counted there.
 DEFAULT_STOP_TIMEOUT = 10.0
-GRADED_VIEWS = [view for target in thresholds.TARGETS for view in target.views]
+GRADED_VIEWS = [view for target in spec.TARGETS for view in target.views]
 
 _run: dict = {"started": None, "graded": True, "baseline": None, "baseline_error": None, "peak_users": 0}
 

@@ -2,7 +2,7 @@
 
 Every request is named after the Django view label that serves it ("courses:course-list", ...), so
 Locust's rows line up with the ``view`` label of the app's Prometheus series and with the target
-table in app/thresholds.py.
+table in monitoring_spec.
 
     locust -f loadtests                                  # web UI on :8089
     locust -f loadtests --headless -u 20 -r 10 -t 60s -H http://127.0.0.1:8000
@@ -17,17 +17,8 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 from itertools import count
-from pathlib import Path
 from typing import ClassVar
-
-# The harness and the shared grading code live beside this file and in app/: make both importable
-# whatever the working directory (Locust only adds the current directory to sys.path).
-_ROOT = Path(__file__).resolve().parent.parent
-for _path in (str(_ROOT), str(_ROOT / "app")):
-    if _path not in sys.path:
-        sys.path.append(_path)
 
 from locust import FastHttpUser, task
 

@@ -3,17 +3,18 @@
 docker compose: DNS service discovery (every `app` replica of `docker compose up --scale app=3`).
 local processes (`make up` without Docker): file service discovery, written by the stack.
 
-    python prometheus/render_config.py              # write prometheus/prometheus.yml (compose)
-    python prometheus/render_config.py --check      # exit 1 when the committed file drifted
+    python -m prometheus.render_config              # write prometheus/prometheus.yml (compose)
+    python -m prometheus.render_config --check      # exit 1 when the committed file drifted
 """
 from __future__ import annotations
 
-import argparse
-import difflib
 import sys
 from pathlib import Path
 
 import yaml
+
+from monitoring_spec import artifacts
+from monitoring_spec.contract import APP_JOB, WORKER_JOB
 
 HERE = Path(__file__).resolve().parent
 COMPOSE_FILE = HERE / "prometheus.yml"
@@ -27,7 +28,7 @@ REDIS_EXPORTER_PORT = 9121
 def render(*, app_sd: dict, worker_sd: dict, redis_exporter: str, alertmanager: str, prometheus: str,
            rule_files: list[str], scrape_interval: str = "15s", evaluation_interval: str = "15s",
            metrics_credentials_file: str | None = None, environment: str = "development") -> str:
-    app_job = {"job_name": "studio-app", "metrics_path": "/metrics", **app_sd}
+    app_job = {"job_name": APP_JOB, "metrics_path": "/metrics", **app_sd}
     if metrics_credentials_file:
         # The app's /metrics is closed outside development (METRICS_TOKEN); Prometheus reads the token.
         app_job["authorization"] = {"type": "Bearer", "credentials_file": metrics_credentials_file}
@@ -41,7 +42,7 @@ def render(*, app_sd: dict, worker_sd: dict, redis_exporter: str, alertmanager: 
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
         "scrape_configs": [
             app_job,
-            {"job_name": "studio-worker", **worker_sd},
+            {"job_name": WORKER_JOB, **worker_sd},
             {"job_name": "redis", "static_configs": [{"targets": [redis_exporter]}]},
             {"job_name": "prometheus", "static_configs": [{"targets": [prometheus]}]},
             {"job_name": "alertmanager", "static_configs": [{"targets": [alertmanager]}]},
@@ -77,20 +78,7 @@ def render_local(*, targets_dir: Path, rules_dir: Path, redis_exporter: str, ale
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the committed file differs")
-    args = parser.parse_args(argv)
-    fresh = render_compose()
-    if args.check:
-        current = COMPOSE_FILE.read_text() if COMPOSE_FILE.exists() else ""
-        if current != fresh:
-            sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), fresh.splitlines(True),
-                                                       str(COMPOSE_FILE), "rendered"))
-            print("prometheus.yml drifted from prometheus/render_config.py: run `make generate`")
-            return 1
-        return 0
-    COMPOSE_FILE.write_text(fresh)
-    return 0
+    return artifacts.main(lambda: {COMPOSE_FILE.relative_to(artifacts.ROOT): render_compose()}, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

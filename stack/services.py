@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alertmanager import render_config as alertmanager_config
+from prometheus import render_config as prometheus_config
 from stack import tools
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +104,6 @@ def redis_answers(url: str) -> bool:
 
 
 def load_config() -> StackConfig:
-    sys.path.insert(0, str(APP_DIR))
     from config import env  # reads .env
 
     def port(name: str, default: int) -> int:
@@ -230,9 +231,6 @@ def _monitoring_service(name: str, tool: str, command, **kw) -> Service:
 
 def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
     """Render the monitoring configuration for these hosts and ports into RUN_DIR."""
-    sys.path.insert(0, str(ROOT))
-    from prometheus import render_config as prometheus_config
-
     targets = RUN_DIR / "targets"
     targets.mkdir(parents=True, exist_ok=True)
     (targets / "app.json").write_text(json.dumps(
@@ -247,15 +245,10 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
         evaluation_interval=cfg.scrape_interval,
         # When /metrics is closed by a token, Prometheus reads the same file the app does.
         metrics_credentials_file=os.environ.get("METRICS_TOKEN_FILE") or None))
-    try:
-        from alertmanager import render_config as alertmanager_config
-    except ImportError:  # not generated yet
-        alertmanager_config = None
-    if alertmanager_config is not None:
-        (RUN_DIR / "alertmanager.yml").write_text(alertmanager_config.render_local(
-            smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
-            # A development stack: a fire drill's page within seconds, not after the production 30 s.
-            group_wait=cfg.alert_group_wait))
+    (RUN_DIR / "alertmanager.yml").write_text(alertmanager_config.render_local(
+        smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
+        # A development stack: a fire drill's page within seconds, not after the production 30 s.
+        group_wait=cfg.alert_group_wait))
     if any(s.name == "grafana" and s.started for s in svcs):
         (RUN_DIR / "grafana.ini").write_text(
             f"[server]\nhttp_addr = {cfg.host}\nhttp_port = {cfg.grafana_port}\n"
@@ -271,4 +264,4 @@ def render_envfile(cfg: StackConfig) -> str:
 
 
 def child_env(cfg: StackConfig) -> dict:
-    return {**os.environ, **cfg.env, "PYTHONPATH": str(APP_DIR)}
+    return {**os.environ, **cfg.env}

@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.sentry_server",
     "tests.fixtures.smtp",
     "tests.fixtures.monitoring",
+    "tests.fixtures.dashboards",
 ]
 
 

@@ -1,13 +1,12 @@
-"""Prometheus rules generated from app/thresholds.py (issue 6, parts 1-3).
+"""Prometheus rules generated from the spec (monitoring_spec) by prometheus/rulesets (issue 6, parts 1-3).
 
 Drift between the committed files and a fresh render, `promtool check rules`, `promtool test rules`
 (including mutants of the guide's alerts that must fail it), the label/annotation contract, the
-runbooks, and that every threshold in an expression is the thresholds module's, not a copy.
+runbooks, and that every threshold in an expression is the spec's, not a copy.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 import subprocess
 import sys
@@ -17,34 +16,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-import thresholds
+import monitoring_spec as spec
+from monitoring_spec.contract import DASHBOARDS
+from monitoring_spec.promql import le_matcher, num
+from monitoring_spec.routing import SEVERITY_CHANNELS
+from prometheus.generate import RULES_HEADER, TESTS_HEADER, render_all
+from prometheus.promtest.dsl import TEST_SCALE
+from prometheus.rulesets import all_alerts, recording_groups
+from prometheus.rulesets.model import db_query_buckets
+from prometheus.rulesets.recording import Names
 from tests.fixtures.servers import system_tool
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT / "prometheus" / "generate_rules.py"
+GENERATOR = ["-m", "prometheus.generate"]
 RULES = ROOT / "prometheus" / "rules"
 TESTS = ROOT / "prometheus" / "tests"
 RUNBOOKS = ROOT / "docs" / "runbooks"
-HEADER = "# generated, do not edit: source prometheus/generate_rules.py and app/thresholds.py\n"
-DASHBOARD_UIDS = {"studio-overview", "studio-endpoints", "studio-errors", "studio-database", "studio-cache-celery"}
+DASHBOARD_UIDS = {board.uid for board in DASHBOARDS.values()}
 GUIDE_ALERTS = ("ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssues")
 NUMBER = re.compile(r"(?<![\w.:])\d+(?:\.\d+)?(?![\w.])")
 
 
 tool = system_tool
-
-
-def load_generator() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("generate_rules_under_test", GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def gen() -> types.ModuleType:
-    return load_generator()
 
 
 @pytest.fixture(scope="module")
@@ -79,40 +72,45 @@ def run(args: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def test_committed_files_match_a_fresh_render():
-    result = run([sys.executable, str(GENERATOR), "--check"])
+    result = run([sys.executable, *GENERATOR, "--check"])
     assert result.returncode == 0, (
         "prometheus/rules or prometheus/tests drifted from the generator; run "
-        f"`.venv/bin/python prometheus/generate_rules.py`\n{result.stdout[-4000:]}{result.stderr}")
+        f"`make generate`\n{result.stdout[-4000:]}{result.stderr}")
 
 
 def test_check_fails_on_a_hand_edit_and_on_a_stale_file(tmp_path):
-    assert run([sys.executable, str(GENERATOR), "--root", str(tmp_path)]).returncode == 0
-    assert run([sys.executable, str(GENERATOR), "--root", str(tmp_path), "--check"]).returncode == 0
+    assert run([sys.executable, *GENERATOR, "--root", str(tmp_path)]).returncode == 0
+    assert run([sys.executable, *GENERATOR, "--root", str(tmp_path), "--check"]).returncode == 0
 
     alerts = tmp_path / "prometheus" / "rules" / "alerts.yml"
-    alerts.write_text(alerts.read_text().replace(f">= {thresholds.ERROR_SPIKE_MIN_ERRORS}",
-                                                 f">= {thresholds.ERROR_SPIKE_MIN_ERRORS + 1}"))
-    result = run([sys.executable, str(GENERATOR), "--root", str(tmp_path), "--check"])
+    alerts.write_text(alerts.read_text().replace(f">= {spec.ERROR_SPIKE_MIN_ERRORS}",
+                                                 f">= {spec.ERROR_SPIKE_MIN_ERRORS + 1}"))
+    result = run([sys.executable, *GENERATOR, "--root", str(tmp_path), "--check"])
     assert result.returncode == 1
     assert "alerts.yml" in result.stdout and "drifted" in result.stderr
 
-    run([sys.executable, str(GENERATOR), "--root", str(tmp_path)])
+    run([sys.executable, *GENERATOR, "--root", str(tmp_path)])
     stale = tmp_path / "prometheus" / "tests" / "old.yml"
-    stale.write_text(HEADER + "tests: []\n")
-    result = run([sys.executable, str(GENERATOR), "--root", str(tmp_path), "--check"])
-    assert result.returncode == 1 and "no longer writes" in result.stdout
+    stale.write_text(TESTS_HEADER + "tests: []\n")
+    result = run([sys.executable, *GENERATOR, "--root", str(tmp_path), "--check"])
+    assert result.returncode == 1 and "stale (no longer generated): prometheus/tests/old.yml" in result.stderr
+    hand_written = tmp_path / "prometheus" / "tests" / "hand_written.yml"
+    hand_written.write_text("# written by a person\ntests: []\n")
+    stale.unlink()
+    assert run([sys.executable, *GENERATOR, "--root", str(tmp_path), "--check"]).returncode == 0
+    run([sys.executable, *GENERATOR, "--root", str(tmp_path)])
+    assert hand_written.exists(), "files without the generated header are never removed"
 
 
-def test_render_is_deterministic_and_every_file_has_the_header(gen):
-    first, second = gen.render_all(), gen.render_all()
+def test_render_is_deterministic_and_every_file_has_the_header():
+    first, second = render_all(), render_all()
     assert first == second
     assert {p.parent.name for p in first} == {"rules", "tests"}
     for path, text in first.items():
-        assert text.startswith(HEADER), path
+        assert text.startswith(RULES_HEADER if path.parent.name == "rules" else TESTS_HEADER), path
         assert (ROOT / path).read_text() == text, path
-    for directory in (RULES, TESTS):
-        for path in directory.glob("*.yml"):
-            assert path.read_text().startswith(HEADER), path
+    for path in RULES.glob("*.yml"):
+        assert path.read_text().startswith(RULES_HEADER), path
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,13 +157,13 @@ def test_every_alert_is_unit_tested_firing_and_quiet(alert_rules):
 def test_guide_unit_tests_use_just_over_and_just_under_inputs():
     doc = yaml.safe_load((TESTS / "guide.yml").read_text())
     names = [case["name"] for case in doc["tests"]]
-    n = thresholds.ERROR_SPIKE_MIN_ERRORS
+    n = spec.ERROR_SPIKE_MIN_ERRORS
     assert any(f"ErrorSpike: {n} errors" in x and "fires" in x for x in names)
     assert any(f"ErrorSpike: {n - 1} errors" in x and "quiet" in x for x in names)
     # 5.1 % vs 4.9 % for a 5 % threshold: one response per thousand either side.
     scale = 1000
-    over = round(thresholds.HIGH_ERROR_RATE_RATIO * scale) + 1
-    under = round(thresholds.HIGH_ERROR_RATE_RATIO * scale) - 1
+    over = round(spec.HIGH_ERROR_RATE_RATIO * scale) + 1
+    under = round(spec.HIGH_ERROR_RATE_RATIO * scale) - 1
     assert any(f"HighErrorRate: {over} 5xx per {scale}" in x and "fires" in x for x in names)
     assert any(f"HighErrorRate: {under} 5xx per {scale}" in x and "quiet" in x for x in names)
     text = (TESTS / "guide.yml").read_text()
@@ -198,13 +196,13 @@ def _mutant(alert: str | None, record: str | None, old: str, new: str) -> dict[s
     return out
 
 
-def test_unit_tests_fail_when_a_guide_threshold_is_off_by_a_step(gen, tmp_path):
+def test_unit_tests_fail_when_a_guide_threshold_is_off_by_a_step(tmp_path):
     """A rule one step away from its threshold, either way, must fail `promtool test rules`."""
-    t = thresholds
-    scale = gen.TEST_SCALE
-    names = gen.Names(t)
+    t = spec
+    scale = TEST_SCALE
+    names = Names(t)
     edges = t.REQUEST_LATENCY_BUCKETS
-    db_edges = gen.db_query_buckets(t)
+    db_edges = db_query_buckets(t)
 
     def lower_edge(x, buckets):
         return max(e for e in buckets if e < x)
@@ -212,10 +210,9 @@ def test_unit_tests_fail_when_a_guide_threshold_is_off_by_a_step(gen, tmp_path):
     def higher_edge(x, buckets):
         return min(e for e in buckets if e > x)
 
-    num = gen.num
     n, r, m, p, d = (t.ERROR_SPIKE_MIN_ERRORS, t.HIGH_ERROR_RATE_RATIO, t.HIGH_ERROR_RATE_MIN_REQUESTS,
                      t.SLOW_TRANSACTION_P95_SECONDS, t.DB_SLOW_QUERY_SECONDS)
-    db_le = gen.le_matcher(d, db_edges)
+    db_le = le_matcher(d, db_edges)
     mutants = {
         "ErrorSpike too high": ("ErrorSpike", None, f">= {num(n)}", f">= {num(n + 1)}"),
         "ErrorSpike too low": ("ErrorSpike", None, f">= {num(n)}", f">= {num(n - 1)}"),
@@ -226,9 +223,9 @@ def test_unit_tests_fail_when_a_guide_threshold_is_off_by_a_step(gen, tmp_path):
         "SlowTransactions too high": ("SlowTransactions", None, f"> {num(p)}", f"> {num(higher_edge(p, edges))}"),
         "SlowTransactions too low": ("SlowTransactions", None, f"> {num(p)}", f"> {num(lower_edge(p, edges))}"),
         "DatabaseIssues edge too high": (None, names.db_slow, db_le,
-                                         gen.le_matcher(higher_edge(d, db_edges), db_edges)),
+                                         le_matcher(higher_edge(d, db_edges), db_edges)),
         "DatabaseIssues edge too low": (None, names.db_slow, db_le,
-                                        gen.le_matcher(lower_edge(d, db_edges), db_edges)),
+                                        le_matcher(lower_edge(d, db_edges), db_edges)),
     }
     guide = yaml.safe_load((TESTS / "guide.yml").read_text())
     guide["group_eval_order"] = [g for g in guide["group_eval_order"] if g in GUIDE_GROUPS]
@@ -256,30 +253,30 @@ def test_unit_tests_fail_when_a_guide_threshold_is_off_by_a_step(gen, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def test_guide_alerts_have_the_guides_semantics(alert_rules, recording_rules, gen):
-    t = thresholds
-    names = gen.Names(t)
+def test_guide_alerts_have_the_guides_semantics(alert_rules, recording_rules):
+    t = spec
+    names = Names(t)
     w = t.ALERT_WINDOW
 
     (spike,) = rules_named(alert_rules, "ErrorSpike")
-    assert spike["expr"] == f"{names.errors} >= {gen.num(t.ERROR_SPIKE_MIN_ERRORS)}"  # "10 or more"
+    assert spike["expr"] == f"{names.errors} >= {num(t.ERROR_SPIKE_MIN_ERRORS)}"  # "10 or more"
     assert "for" not in spike
     (errors,) = rules_named(recording_rules, names.errors)
     assert f"increase(studio_errors_total[{w}])" in errors["expr"]
     assert f"studio_errors_total unless studio_errors_total offset {w}" in errors["expr"]  # new series count
 
     (slow,) = rules_named(alert_rules, "SlowTransactions")
-    assert slow["expr"] == f"{names.latency_quantile} > {gen.num(t.SLOW_TRANSACTION_P95_SECONDS)}"
+    assert slow["expr"] == f"{names.latency_quantile} > {num(t.SLOW_TRANSACTION_P95_SECONDS)}"
     assert slow["for"] == "1m"
     (p95,) = rules_named(recording_rules, names.latency_quantile)
-    assert p95["expr"] == f"histogram_quantile({gen.num(t.SLOW_TRANSACTION_QUANTILE)}, {names.le_latency})"
+    assert p95["expr"] == f"histogram_quantile({num(t.SLOW_TRANSACTION_QUANTILE)}, {names.le_latency})"
     (le,) = rules_named(recording_rules, names.le_latency)
     assert le["expr"] == f"sum by (le) (rate(django_http_requests_latency_seconds_by_view_method_bucket[{w}]))"
     assert t.SLOW_TRANSACTION_P95_SECONDS in t.REQUEST_LATENCY_BUCKETS  # exact, not interpolated
 
     (high,) = rules_named(alert_rules, "HighErrorRate")
-    assert high["expr"] == (f"{names.responses_5xx_ratio} > {gen.num(t.HIGH_ERROR_RATE_RATIO)}\nand\n"
-                            f"{names.responses} >= {gen.num(t.HIGH_ERROR_RATE_MIN_REQUESTS)}")
+    assert high["expr"] == (f"{names.responses_5xx_ratio} > {num(t.HIGH_ERROR_RATE_RATIO)}\nand\n"
+                            f"{names.responses} >= {num(t.HIGH_ERROR_RATE_MIN_REQUESTS)}")
     assert high["for"] == "1m"
     (five,) = rules_named(recording_rules, names.responses_5xx)
     assert 'status=~"5.."' in five["expr"] and f"[{w}]" in five["expr"]
@@ -290,7 +287,7 @@ def test_guide_alerts_have_the_guides_semantics(alert_rules, recording_rules, ge
     (slow_q,) = rules_named(recording_rules, names.db_slow)
     assert f'le="{t.DB_SLOW_QUERY_SECONDS!r}"' in slow_q["expr"]  # the 0.5 s bucket edge
     assert "django_db_query_duration_seconds_count" in slow_q["expr"]
-    assert t.DB_SLOW_QUERY_SECONDS in gen.db_query_buckets(t) == t.REQUEST_LATENCY_BUCKETS  # django-prometheus's
+    assert t.DB_SLOW_QUERY_SECONDS in db_query_buckets(t) == t.REQUEST_LATENCY_BUCKETS  # django-prometheus's
 
 
 def test_guide_alert_channels_match_the_guides_table(alert_rules):
@@ -310,12 +307,12 @@ def test_guide_alert_channels_match_the_guides_table(alert_rules):
 # --------------------------------------------------------------------------------------------
 
 
-def test_every_alert_has_the_required_labels_and_annotations(alert_rules, gen):
+def test_every_alert_has_the_required_labels_and_annotations(alert_rules):
     assert len({r["alert"] for r in alert_rules}) >= 15
     for rule in alert_rules:
         name, labels, ann = rule["alert"], rule["labels"], rule["annotations"]
         assert labels["severity"] in {"page", "warning", "ticket", "none"}, name
-        assert labels["channels"] == ",".join(gen.CHANNELS[labels["severity"]]), name
+        assert labels["channels"] == ",".join(SEVERITY_CHANNELS[labels["severity"]]), name
         assert set(ann) == {"summary", "description", "runbook_url", "dashboard_url"}, name
         assert ann["summary"].strip() and ann["description"].strip(), name
         assert "$value" in ann["description"], f"{name}: the description must show the measured value"
@@ -341,7 +338,7 @@ def test_every_alert_has_a_runbook_that_says_what_to_check_and_do(alert_rules):
 
 
 def test_runbooks_name_thresholds_instead_of_copying_them(alert_rules):
-    constants = {name for name in dir(thresholds) if name.isupper()}
+    constants = {name for name in dir(spec) if name.isupper()}
     for name in {r["alert"] for r in alert_rules} - {"Watchdog", "TargetDown", "StudioAppDown",
                                                      "PrometheusRuleFailures", "AlertmanagerNotificationsFailing",
                                                      "RedisDown"}:
@@ -350,37 +347,37 @@ def test_runbooks_name_thresholds_instead_of_copying_them(alert_rules):
 
 
 # --------------------------------------------------------------------------------------------
-# The single source of truth: every number in an expression comes from thresholds.py
+# The single source of truth: every number in an expression comes from the spec
 # --------------------------------------------------------------------------------------------
 
 
-def perturbed_thresholds() -> types.ModuleType:
-    """A thresholds module with every alerting number changed (bucket edges stay edges)."""
-    t = types.ModuleType("thresholds_perturbed")
-    t.__dict__.update({k: v for k, v in vars(thresholds).items() if not k.startswith("__")})
-    edges = thresholds.REQUEST_LATENCY_BUCKETS
+def perturbed_spec() -> types.ModuleType:
+    """A copy of the spec with every alerting number changed (bucket edges stay edges)."""
+    t = types.ModuleType("monitoring_spec_perturbed")
+    t.__dict__.update({k: v for k, v in vars(spec).items() if not k.startswith("__")})
+    edges = spec.REQUEST_LATENCY_BUCKETS
 
     def next_edge(ms: int) -> int:
         return round(min(e for e in edges if e > ms / 1000) * 1000)
 
-    t.ERROR_SPIKE_MIN_ERRORS = thresholds.ERROR_SPIKE_MIN_ERRORS + 7
-    t.SLOW_TRANSACTION_P95_SECONDS = min(e for e in edges if e > thresholds.SLOW_TRANSACTION_P95_SECONDS)
+    t.ERROR_SPIKE_MIN_ERRORS = spec.ERROR_SPIKE_MIN_ERRORS + 7
+    t.SLOW_TRANSACTION_P95_SECONDS = min(e for e in edges if e > spec.SLOW_TRANSACTION_P95_SECONDS)
     t.SLOW_TRANSACTION_QUANTILE = 0.99
-    t.HIGH_ERROR_RATE_RATIO = thresholds.HIGH_ERROR_RATE_RATIO + 0.017
-    t.HIGH_ERROR_RATE_MIN_REQUESTS = thresholds.HIGH_ERROR_RATE_MIN_REQUESTS + 13
-    t.DB_SLOW_QUERY_SECONDS = min(e for e in edges if e > thresholds.DB_SLOW_QUERY_SECONDS)
-    t.CELERY_FAILURE_RATIO = thresholds.CELERY_FAILURE_RATIO + 0.033
-    t.CELERY_FAILURE_MIN_TASKS = thresholds.CELERY_FAILURE_MIN_TASKS + 11
-    t.CELERY_QUEUE_BACKLOG = thresholds.CELERY_QUEUE_BACKLOG + 123
-    t.CACHE_HIT_RATIO_FLOOR = thresholds.CACHE_HIT_RATIO_FLOOR - 0.077
-    t.CACHE_MIN_LOOKUPS = thresholds.CACHE_MIN_LOOKUPS + 17
-    t.ENDPOINT_TARGET_MIN_REQUESTS = thresholds.ENDPOINT_TARGET_MIN_REQUESTS + 19
+    t.HIGH_ERROR_RATE_RATIO = spec.HIGH_ERROR_RATE_RATIO + 0.017
+    t.HIGH_ERROR_RATE_MIN_REQUESTS = spec.HIGH_ERROR_RATE_MIN_REQUESTS + 13
+    t.DB_SLOW_QUERY_SECONDS = min(e for e in edges if e > spec.DB_SLOW_QUERY_SECONDS)
+    t.CELERY_FAILURE_RATIO = spec.CELERY_FAILURE_RATIO + 0.033
+    t.CELERY_FAILURE_MIN_TASKS = spec.CELERY_FAILURE_MIN_TASKS + 11
+    t.CELERY_QUEUE_BACKLOG = spec.CELERY_QUEUE_BACKLOG + 123
+    t.CACHE_HIT_RATIO_FLOOR = spec.CACHE_HIT_RATIO_FLOOR - 0.077
+    t.CACHE_MIN_LOOKUPS = spec.CACHE_MIN_LOOKUPS + 17
+    t.ENDPOINT_TARGET_MIN_REQUESTS = spec.ENDPOINT_TARGET_MIN_REQUESTS + 19
     t.SLO_AVAILABILITY_OBJECTIVE = 0.9993
     t.SLO_LATENCY_OBJECTIVE = 0.97
     t.SLO_BURN_RATE_WINDOWS = tuple(dataclasses.replace(b, factor=b.factor + 0.7)
-                                    for b in thresholds.SLO_BURN_RATE_WINDOWS)
+                                    for b in spec.SLO_BURN_RATE_WINDOWS)
     t.TARGETS = tuple(dataclasses.replace(x, target_ms=next_edge(x.target_ms), needs_work_ms=x.needs_work_ms + 33)
-                      for x in thresholds.TARGETS)
+                      for x in spec.TARGETS)
     t.ALERT_WINDOW = "7m"
     return t
 
@@ -425,26 +422,26 @@ def _expr_numbers(expr: str) -> set[float]:
 
 
 @pytest.mark.parametrize("which", ["committed", "perturbed"])
-def test_every_number_in_an_alert_expression_is_a_threshold(gen, which):
-    t = thresholds if which == "committed" else perturbed_thresholds()
-    for rule in gen.all_alerts(t):
+def test_every_number_in_an_alert_expression_is_a_threshold(which):
+    t = spec if which == "committed" else perturbed_spec()
+    for rule in all_alerts(t):
         assert _expr_numbers(rule.expr) == {float(x) for x in expected_numbers(t, rule)}, (rule.alert, rule.expr)
 
 
-def test_recording_rules_follow_the_thresholds_module(gen):
-    """Windows, quantile and bucket edges in recording rules change with thresholds.py."""
-    for t in (thresholds, perturbed_thresholds()):
-        text = "\n".join(r.expr for g in gen.recording_groups(t) for r in g.rules)
+def test_recording_rules_follow_the_spec():
+    """Windows, quantile and bucket edges in recording rules change with the spec."""
+    for t in (spec, perturbed_spec()):
+        text = "\n".join(r.expr for g in recording_groups(t) for r in g.rules)
         assert f"[{t.ALERT_WINDOW}]" in text
-        assert f"histogram_quantile({gen.num(t.SLOW_TRANSACTION_QUANTILE)}," in text
-        assert gen.le_matcher(t.DB_SLOW_QUERY_SECONDS, gen.db_query_buckets(t)) in text
+        assert f"histogram_quantile({num(t.SLOW_TRANSACTION_QUANTILE)}," in text
+        assert le_matcher(t.DB_SLOW_QUERY_SECONDS, db_query_buckets(t)) in text
         for target in t.TARGETS:
-            assert gen.le_matcher(target.target_ms / 1000, t.REQUEST_LATENCY_BUCKETS) in text
+            assert le_matcher(target.target_ms / 1000, t.REQUEST_LATENCY_BUCKETS) in text
         for b in t.SLO_BURN_RATE_WINDOWS:
             assert f"[{b.long}]" in text and f"[{b.short}]" in text
-    other = perturbed_thresholds()
-    text = "\n".join(r.expr for g in gen.recording_groups(other) for r in g.rules if g.name != "studio.recording.slo")
-    assert f"[{thresholds.ALERT_WINDOW}]" not in text
+    other = perturbed_spec()
+    text = "\n".join(r.expr for g in recording_groups(other) for r in g.rules if g.name != "studio.recording.slo")
+    assert f"[{spec.ALERT_WINDOW}]" not in text
 
 
 def test_alert_expressions_read_shared_recording_rules(alert_rules, recording_rules):

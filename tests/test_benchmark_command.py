@@ -1,4 +1,4 @@
-"""manage.py benchmark: in-process timings of the target table's endpoints, graded from thresholds.py."""
+"""manage.py benchmark: in-process timings of the target table's endpoints, graded from the spec."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import pytest
 from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 
-import thresholds
+import monitoring_spec as spec
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,9 @@ def test_every_endpoint_is_timed_and_graded(seeded):
     out = benchmark("--iterations", "2")
     assert "2 iterations per endpoint" in out
     lines = out.splitlines()
-    for target in thresholds.TARGETS:
+    for target in spec.TARGETS:
         row = next(line for line in lines if line.startswith(target.name + " "))
-        assert row.endswith(thresholds.GRADES), row
+        assert row.endswith(spec.GRADES), row
         assert f"<{target.target_ms}" in row and f">{target.needs_work_ms}" in row
     assert "/api/v1/courses/course-" in out and "/profile/" in out
 
@@ -38,7 +38,7 @@ def test_every_endpoint_is_timed_and_graded(seeded):
 def test_verbose_warm_and_clear_cache(seeded):
     out = benchmark("--iterations", "2", "--verbose", "--clear-cache", "--warm-cache")
     assert "cleared, warmed" in out
-    for target in thresholds.TARGETS:
+    for target in spec.TARGETS:
         assert sum(1 for line in out.splitlines() if line.strip().startswith(target.view)) == 2
     assert "HTTP 200" in out and "queries" in out
 
@@ -47,13 +47,13 @@ def test_output_then_compare_round_trip(seeded, tmp_path):
     baseline = tmp_path / "nested" / "baseline.json"
     benchmark("--iterations", "2", "--output", str(baseline))
     data = json.loads(baseline.read_text())
-    assert data["iterations"] == 2 and set(data["results"]) == {t.key for t in thresholds.TARGETS}
+    assert data["iterations"] == 2 and set(data["results"]) == {t.key for t in spec.TARGETS}
     for row in data["results"].values():
-        assert row["requests"] == 2 and row["grade"] in thresholds.GRADES
+        assert row["requests"] == 2 and row["grade"] in spec.GRADES
         assert row["min_ms"] <= row["avg_ms"] <= row["max_ms"] and row["p95_ms"] is not None
     out = benchmark("--iterations", "2", "--compare", str(baseline))
     assert "Change against the baseline of " + data["created_at"] in out
-    for target in thresholds.TARGETS:
+    for target in spec.TARGETS:
         assert any(line.startswith(target.name) and "%" in line for line in out.splitlines()[-6:])
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from observability.alerting import REQUIRED_ALERTS
+from monitoring_spec.alerts import GUIDE_ALERTS as REQUIRED_ALERTS
 from tests.fixtures.sentry_server import closed_port_dsn, run_manage
 from tests.fixtures.servers import free_port, stop_process, system_tool, wait_for_http
 

@@ -28,8 +28,8 @@ import urllib.request
 import pytest
 
 from tests import factories as f
+from tests.fixtures.dashboards import DASHBOARD_DIR, all_panels, expressions, substitute
 from tests.test_alerting_e2e import fire_drill
-from tests.test_dashboards import DASHBOARD_DIR, all_panels, expressions, substitute
 from tests.test_metrics_support import http
 
 pytestmark = pytest.mark.slow

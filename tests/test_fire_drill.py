@@ -1,4 +1,4 @@
-"""fire_drill sizes each drill from thresholds.py; it refuses outside development and without an app.
+"""fire_drill sizes each drill from the spec; it refuses outside development and without an app.
 (That each drill really pages the right receivers is tests/test_alerting_e2e.py.)"""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-import thresholds
+import monitoring_spec as spec
 from observability.management.commands.fire_drill import plan
 from tests.fixtures.servers import APP_DIR, free_port
 
@@ -19,31 +19,31 @@ def errors(paths: list[str]) -> int:
 
 def test_error_spike_crosses_the_count_without_a_5xx_rate():
     paths = plan("error-spike")
-    assert errors(paths) == thresholds.ERROR_SPIKE_MIN_ERRORS + 1
+    assert errors(paths) == spec.ERROR_SPIKE_MIN_ERRORS + 1
     assert not any("/status/5" in p for p in paths)
 
 
-@pytest.mark.parametrize("recent", [0.0, 5.0, float(thresholds.HIGH_ERROR_RATE_MIN_REQUESTS), 300.0, 5000.0])
+@pytest.mark.parametrize("recent", [0.0, 5.0, float(spec.HIGH_ERROR_RATE_MIN_REQUESTS), 300.0, 5000.0])
 def test_error_rate_crosses_the_ratio_whatever_the_recent_traffic(recent):
     paths = plan("error-rate", recent)
     n_err = errors(paths)
     total = recent + len(paths)
-    assert total >= thresholds.HIGH_ERROR_RATE_MIN_REQUESTS
-    assert n_err / total > thresholds.HIGH_ERROR_RATE_RATIO * 1.5
-    if recent < thresholds.HIGH_ERROR_RATE_MIN_REQUESTS:
-        assert n_err < thresholds.ERROR_SPIKE_MIN_ERRORS, "a quiet app's error-rate drill must not also be a spike"
+    assert total >= spec.HIGH_ERROR_RATE_MIN_REQUESTS
+    assert n_err / total > spec.HIGH_ERROR_RATE_RATIO * 1.5
+    if recent < spec.HIGH_ERROR_RATE_MIN_REQUESTS:
+        assert n_err < spec.ERROR_SPIKE_MIN_ERRORS, "a quiet app's error-rate drill must not also be a spike"
 
 
 @pytest.mark.parametrize("recent", [0.0, 300.0])
 def test_slow_puts_the_p95_over_its_line_whatever_the_recent_traffic(recent):
     slow = plan("slow", recent)
-    assert all(int(p.split("ms=")[1]) > thresholds.SLOW_TRANSACTION_P95_SECONDS * 1000 for p in slow)
-    assert len(slow) / (recent + len(slow)) > (1 - thresholds.SLOW_TRANSACTION_QUANTILE) * 1.5
+    assert all(int(p.split("ms=")[1]) > spec.SLOW_TRANSACTION_P95_SECONDS * 1000 for p in slow)
+    assert len(slow) / (recent + len(slow)) > (1 - spec.SLOW_TRANSACTION_QUANTILE) * 1.5
 
 
 def test_db_slow_crosses_its_line():
     (db,) = plan("db-slow")
-    assert int(db.split("ms=")[1]) > thresholds.DB_SLOW_QUERY_SECONDS * 1000
+    assert int(db.split("ms=")[1]) > spec.DB_SLOW_QUERY_SECONDS * 1000
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -18,12 +18,12 @@ import time
 import pytest
 from django.core.management import call_command
 
-import thresholds
+import monitoring_spec as spec
 from core import fidelity, grading
 from tests.fixtures.servers import PROJECT_DIR, VENV_BIN, free_port
 
 LOCUST = str(VENV_BIN / "locust")
-GRADED_VIEWS = [view for t in thresholds.TARGETS for view in t.views]
+GRADED_VIEWS = [view for t in spec.TARGETS for view in t.views]
 METRICS_TOKEN = "load-test-metrics-token"
 
 
@@ -68,7 +68,7 @@ def test_headless_run_grades_every_endpoint_and_matches_prometheus(seeded_app, t
     for view in GRADED_VIEWS:
         assert view in out
         assert by_name[view]["requests"] > 0, by_name[view]
-        assert by_name[view]["grade"] in thresholds.GRADES
+        assert by_name[view]["grade"] in spec.GRADES
         assert rows[view]["grade"] == by_name[view]["grade"]
         for key in ("avg_ms", "p50_ms", "p95_ms", "p99_ms"):
             assert by_name[view][key] is not None
@@ -124,18 +124,18 @@ def synthetic(view: str, avg_ms: float, requests: int = 100, failures: int = 0) 
 
 
 def test_grading_passes_when_every_endpoint_is_under_needs_work():
-    rows = [synthetic(t.view, t.needs_work_ms) for t in thresholds.TARGETS]  # "<= needs_work" is over target
+    rows = [synthetic(t.view, t.needs_work_ms) for t in spec.TARGETS]  # "<= needs_work" is over target
     report = grading.grade_run(rows, expected=GRADED_VIEWS)
     assert report.passed and report.exit_code == 0
-    assert {r.grade for r in report.rows if r.requests} == {thresholds.OVER_TARGET}
+    assert {r.grade for r in report.rows if r.requests} == {spec.OVER_TARGET}
     assert [r.name for r in report.rows] == GRADED_VIEWS  # target table order, "no data" rows included
     table = grading.render_load_table(report)
     assert "Result: PASS" in table and "no data" in table
 
 
-@pytest.mark.parametrize("target", thresholds.TARGETS, ids=lambda t: t.key)
+@pytest.mark.parametrize("target", spec.TARGETS, ids=lambda t: t.key)
 def test_grading_fails_when_one_endpoint_needs_work(target):
-    rows = [synthetic(t.view, t.excellent_ms / 2) for t in thresholds.TARGETS]
+    rows = [synthetic(t.view, t.excellent_ms / 2) for t in spec.TARGETS]
     rows = [synthetic(target.view, target.needs_work_ms + 1) if r.name == target.view else r for r in rows]
     report = grading.grade_run(rows, expected=GRADED_VIEWS)
     assert not report.passed and report.exit_code == 1
@@ -144,18 +144,18 @@ def test_grading_fails_when_one_endpoint_needs_work(target):
 
 
 def test_grading_grades_each_figure_with_the_table():
-    t = thresholds.TARGETS_BY_KEY["course_list"]
+    t = spec.TARGETS_BY_KEY["course_list"]
     row = grading.EndpointResult(name=t.view, requests=10, avg_ms=t.excellent_ms - 1, p50_ms=t.target_ms - 1,
                                  p95_ms=t.needs_work_ms, p99_ms=t.needs_work_ms + 1)
     d = row.to_dict()
-    assert d["grade"] == thresholds.EXCELLENT
-    assert d["grades"] == {"avg": thresholds.EXCELLENT, "p50": thresholds.MEETS_TARGET,
-                           "p95": thresholds.OVER_TARGET, "p99": thresholds.NEEDS_WORK}
+    assert d["grade"] == spec.EXCELLENT
+    assert d["grades"] == {"avg": spec.EXCELLENT, "p50": spec.MEETS_TARGET,
+                           "p95": spec.OVER_TARGET, "p99": spec.NEEDS_WORK}
     assert d["target_ms"] == t.target_ms and d["endpoint"] == t.name
 
 
 def test_grading_fails_on_more_than_one_percent_failures_and_on_exceptions():
-    fast = [synthetic(t.view, 1) for t in thresholds.TARGETS]
+    fast = [synthetic(t.view, 1) for t in spec.TARGETS]
     ok = grading.grade_run(fast + [synthetic("accounts:token", 1, requests=1000, failures=10)])
     assert ok.passed  # exactly 1 % is allowed
     over = grading.grade_run(fast + [synthetic("accounts:token", 1, requests=1000, failures=11)])
@@ -164,10 +164,10 @@ def test_grading_fails_on_more_than_one_percent_failures_and_on_exceptions():
 
 
 def test_grading_writes_json_csv_and_text(tmp_path):
-    report = grading.grade_run([synthetic(t.view, 10) for t in thresholds.TARGETS])
+    report = grading.grade_run([synthetic(t.view, 10) for t in spec.TARGETS])
     paths = grading.write_reports(report, tmp_path / "out")
     data = json.loads(paths["json"].read_text())
-    primary = [t.view for t in thresholds.TARGETS]
+    primary = [t.view for t in spec.TARGETS]
     assert data["passed"] is True and [e["name"] for e in data["endpoints"]] == primary
     rows = list(csv.DictReader(paths["csv"].open()))
     assert [r["name"] for r in rows] == primary and all(r["grade"] == "excellent" for r in rows)
@@ -186,7 +186,7 @@ def test_percentile_is_nearest_rank():
 
 def exposition(counts: dict[str, list[int]]) -> str:
     """Prometheus text for the latency histogram: per view, a count per bucket (not cumulative)."""
-    edges = thresholds.REQUEST_LATENCY_BUCKETS
+    edges = spec.REQUEST_LATENCY_BUCKETS
     lines = [f"# TYPE {fidelity.HISTOGRAM} histogram"]
     for view, per_bucket in counts.items():
         cumulative = 0
@@ -200,7 +200,7 @@ def exposition(counts: dict[str, list[int]]) -> str:
 
 
 def buckets(**at_index: int) -> list[int]:
-    out = [0] * len(thresholds.REQUEST_LATENCY_BUCKETS)
+    out = [0] * len(spec.REQUEST_LATENCY_BUCKETS)
     for index, n in at_index.items():
         out[int(index[1:])] = n
     return out
@@ -228,7 +228,7 @@ def test_fidelity_counts_and_p95_from_bucket_deltas():
 
 
 def test_bucket_index_uses_upper_inclusive_edges():
-    edges = thresholds.REQUEST_LATENCY_BUCKETS
+    edges = spec.REQUEST_LATENCY_BUCKETS
     assert fidelity.bucket_index(0.010, edges) == 0
     assert fidelity.bucket_index(0.0101, edges) == 1
     assert fidelity.bucket_index(99.0, edges) == len(edges) - 1

@@ -33,7 +33,7 @@ WRITER = textwrap.dedent("""
 
 def writer(path, max_bytes: int, backups: int, count: int, tag: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(max_bytes), str(backups), str(count), tag],
-                            cwd=APP_DIR, env=child_env(PYTHONPATH=str(APP_DIR)))
+                            cwd=APP_DIR, env=child_env())
 
 
 def log_files(tmp_path) -> list:

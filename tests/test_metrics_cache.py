@@ -111,3 +111,28 @@ def test_a_dead_redis_is_counted_as_errors_and_answers_as_django_redis_does():
     with pytest.raises(type(theirs_exc.value)):
         strict.set("k", 1)
     assert diff(before, counts()) == {("set", "error"): 1}
+
+
+def keyword_and_generator_calls(cache) -> list:
+    """*_many calls with a generator of keys and with keyword arguments: counted per key, read once."""
+    cache.clear()
+    return [
+        cache.set_many(data={"g1": 1, "g2": 2}), cache.get_many(k for k in ("g1", "g2", "g3")),
+        cache.get_many(keys=iter(["g1", "g9"])), cache.delete_many(keys=(k for k in ("g1", "g2"))),
+        cache.get_many(["g1", "g2"]),
+    ]
+
+
+KEYWORD_COUNTS = {("set_many", "set"): 2, ("get_many", "hit"): 3, ("get_many", "miss"): 4,
+                  ("delete_many", "delete"): 2}
+
+
+def test_many_operations_take_generators_and_keywords_as_their_parents_do(redis_server):
+    pairs = [(RedisCache(redis_server.url, redis_params(redis_server.url)),
+              PrometheusRedisCache(redis_server.url, redis_params(redis_server.url))),
+             (LocMemCache("counting-kw", {}), DjangoLocMemCache("plain-kw", {}))]
+    for ours, theirs in pairs:
+        expected = keyword_and_generator_calls(theirs)
+        before = counts()
+        assert keyword_and_generator_calls(ours) == expected
+        assert diff(before, counts()) == KEYWORD_COUNTS, type(ours)

@@ -45,10 +45,10 @@ def registered() -> dict[str, dict]:
         elif type(value).__module__ == metrics.__name__ and callable(getattr(value, "describe", None)):
             for family in value.describe():  # a collector computed at scrape time
                 out[family.name] = {"type": family.type, "labels": set(family._labelnames)}
-    # Collector classes the worker instantiates with its Celery app.
-    collector = metrics.QueueLengthCollector(app=None)
-    for family in collector.describe():
-        out[family.name] = {"type": family.type, "labels": set(family._labelnames)}
+    # Collector classes instantiated with what they read: the worker's Celery app, the error-user count.
+    for collector in (metrics.QueueLengthCollector(app=None), metrics.ErrorUsersCollector(count=lambda: 0)):
+        for family in collector.describe():
+            out[family.name] = {"type": family.type, "labels": set(family._labelnames)}
     return out
 
 

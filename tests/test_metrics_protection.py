@@ -87,7 +87,7 @@ def settings_value(name: str, **env) -> str:
     code = f"import django; django.setup(); from django.conf import settings; print(repr(settings.{name}))"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("METRICS_")}
     proc = subprocess.run([sys.executable, "-c", code], cwd=APP_DIR, capture_output=True, text=True, timeout=60, check=False,
-                          env={**clean, "PYTHONPATH": str(APP_DIR), "SECRET_KEY": "x" * 50,
+                          env={**clean, "SECRET_KEY": "x" * 50,
                                "ALLOWED_HOSTS": "example.com", **env})
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
@@ -105,6 +105,6 @@ def test_closed_by_default_outside_development_and_open_in_development():
 def test_a_malformed_network_fails_at_start_up():
     code = "import django; django.setup()"
     proc = subprocess.run([sys.executable, "-c", code], cwd=APP_DIR, capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, "PYTHONPATH": str(APP_DIR), "DJANGO_SETTINGS_MODULE": "config.settings.test",
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
                                "METRICS_ALLOWED_NETWORKS": "10.0.0.0/33"})
     assert proc.returncode != 0 and "METRICS_ALLOWED_NETWORKS" in proc.stderr

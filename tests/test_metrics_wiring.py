@@ -12,7 +12,7 @@ from django_prometheus import middleware as dp_middleware
 from django_prometheus.cache.backends.redis import RedisCache as PrometheusRedisCache
 from django_prometheus.db.common import DatabaseWrapperMixin
 
-import thresholds
+import monitoring_spec as spec
 from accounts.models import Profile
 from courses.models import Course, Enrollment, Lesson
 from forum.models import Category, Post, Topic
@@ -35,7 +35,7 @@ def test_settings_wire_every_django_prometheus_part():
     assert isinstance(connections["default"], DatabaseWrapperMixin)
     if settings.REDIS_URL:
         assert issubclass(import_string(settings.CACHES["default"]["BACKEND"]), PrometheusRedisCache)
-    assert settings.PROMETHEUS_LATENCY_BUCKETS == thresholds.REQUEST_LATENCY_BUCKETS
+    assert settings.PROMETHEUS_LATENCY_BUCKETS == spec.REQUEST_LATENCY_BUCKETS
     for model, name in DOMAIN_MODELS.items():
         assert any(b.__qualname__ == f"ExportModelOperationsMixin('{name}')" for b in model.__mro__), model
 
@@ -94,11 +94,11 @@ def test_every_target_and_threshold_is_a_bucket_edge_of_the_live_histograms(guni
     request_edges = live.edges("django_http_requests_latency_seconds_by_view_method")
     db_edges = live.edges("django_db_query_duration_seconds")
     assert request_edges and db_edges, "the histograms are not in the scrape"
-    assert missing_edges(thresholds.required_request_edges(), request_edges) == set()
-    assert missing_edges(thresholds.required_request_edges(),
+    assert missing_edges(spec.required_request_edges(), request_edges) == set()
+    assert missing_edges(spec.required_request_edges(),
                          live.edges("django_http_requests_latency_including_middlewares_seconds")) == set()
-    assert missing_edges(thresholds.required_db_edges(), db_edges) == set()
-    assert missing_edges(thresholds.required_db_edges(), live.edges("studio_request_db_seconds")) == set()
-    # The live buckets are the settings' (the source of truth), so a threshold added to thresholds.py
+    assert missing_edges(spec.required_db_edges(), db_edges) == set()
+    assert missing_edges(spec.required_db_edges(), live.edges("studio_request_db_seconds")) == set()
+    # The live buckets are the settings' (the source of truth), so a threshold added to the spec
     # without an edge fails above; and the check does catch a missing edge:
-    assert missing_edges(thresholds.required_request_edges(), request_edges - {0.075}) == {0.075}
+    assert missing_edges(spec.required_request_edges(), request_edges - {0.075}) == {0.075}

@@ -82,7 +82,7 @@ def test_gunicorn_worker_reports_errors_with_context_scrubbed_and_logs_the_reque
 def test_celery_worker_reports_task_failures_and_traces_tasks(redis_server, sentry_server, tmp_path):
     queue = f"drill-{time.monotonic_ns()}"
     log = tmp_path / "worker.log"
-    env = child_env(DJANGO_SETTINGS_MODULE="config.settings.test", PYTHONPATH=str(APP_DIR),
+    env = child_env(DJANGO_SETTINGS_MODULE="config.settings.test",
                     CELERY_TASK_ALWAYS_EAGER="0", CELERY_BROKER_URL=redis_server.url, ENVIRONMENT="staging",
                     SENTRY_DSN=sentry_server.dsn, SENTRY_RELEASE=RELEASE, SENTRY_TRACES_SAMPLE_RATE="1.0",
                     SENTRY_PROFILES_SAMPLE_RATE="0", DATABASE_URL=f"sqlite:///{tmp_path / 'unused.sqlite3'}")

@@ -10,10 +10,11 @@ app = Celery("studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Task counters and run time, and the worker's own /metrics (observability/celery_metrics.py).
+# Task counters and run time, and the worker's own /metrics (observability/celery_metrics.py): the
+# app is handed over, observability never imports config.
 from observability import celery_metrics  # noqa: E402
 
-celery_metrics.connect()
+celery_metrics.install(app)
 
 
 @signals.celeryd_init.connect

@@ -1,6 +1,12 @@
-"""Environment reading shared by manage.py, wsgi.py, celery.py and the settings modules.
+"""Environment reading shared by manage.py, wsgi.py, celery.py, the settings modules and the stack.
 
-No Django import here: this runs before settings exist.
+No Django import here: this runs before settings exist.  The rules: a .env file at the project root
+is read (python-dotenv: the format of .env.example, inline comments included), real environment
+variables win, an empty variable counts as unset, a value is taken verbatim (a "$" is no reference
+to another variable), and a value that cannot be read fails at start-up with a message naming the
+variable.  tests/test_settings.py holds these rules (django-environ, weighed for this module, breaks
+several of them: it mangles "1e-3", accepts "0.5x" as 0.5, resolves "$..." as a variable name, keeps
+inline comments or cuts values at "#" in .env files).
 """
 from __future__ import annotations
 
@@ -12,8 +18,13 @@ from dotenv import load_dotenv
 APP_DIR = Path(__file__).resolve().parent.parent  # .../app
 PROJECT_DIR = APP_DIR.parent
 
-# A .env file at the project root is read when present; real environment variables win.
-load_dotenv(PROJECT_DIR / ".env", override=False)
+
+def read_dotenv(path: Path = PROJECT_DIR / ".env") -> None:
+    """Read `path` into os.environ when it exists; a variable already set, even empty, wins."""
+    load_dotenv(path, override=False)
+
+
+read_dotenv()
 
 ENVIRONMENTS = ("development", "staging", "production")
 
@@ -42,6 +53,16 @@ def get_float(name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ImproperlyConfiguredEnv(f"{name} must be a number, got {value!r}") from None
+
+
+def get_int(name: str, default: int) -> int:
+    value = get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name} must be a whole number, got {value!r}") from None
 
 
 def get_list(name: str, default: str = "") -> list[str]:

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -16,8 +17,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics_views.metrics_view, name="prometheus-django-metrics"),  # protected
 ]
-if settings.DEBUG or settings.ENABLE_DRILL_ENDPOINTS:  # failing-on-purpose endpoints; 404 in production
-    urlpatterns.append(path("_drill/", include("observability.drill_urls")))
+if apps.is_installed("drills"):  # failing-on-purpose endpoints (settings: with_drills); 404 in production
+    urlpatterns.append(path("_drill/", include("drills.urls")))
 if "silk" in settings.INSTALLED_APPS:  # development settings only (SILK_ENABLED); 404 everywhere else
     urlpatterns.append(path("silk/", include("silk.urls", namespace="silk")))
 

@@ -3,7 +3,7 @@
 Plain Python (standard library only): used by the Locust harness and by the tests, never importing
 Django or Locust.  The app's histogram is django-prometheus's
 ``django_http_requests_latency_seconds_by_view_method`` with the bucket edges of
-``thresholds.REQUEST_LATENCY_BUCKETS``; its ``view`` label is the Django view label, which is also the
+``spec.REQUEST_LATENCY_BUCKETS``; its ``view`` label is the Django view label, which is also the
 name of every Locust request, so the two line up row by row.
 
 * Requests: Locust's count per name must equal the increase of ``..._count`` summed over methods.
@@ -19,7 +19,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-HISTOGRAM = "django_http_requests_latency_seconds_by_view_method"
+from monitoring_spec import contract
+
+HISTOGRAM = contract.REQ_LATENCY
 
 _SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+\S+)?$')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

@@ -2,9 +2,9 @@
 
 Plain Python: importable without Django and without Locust (the Locust process must not import
 Django, and the Django/pytest process must not import Locust).  Every number it judges by comes
-from ``thresholds.py``; this module only decides how to apply them:
+from the spec (``monitoring_spec``); this module only decides how to apply them:
 
-* an endpoint's grade is ``thresholds.grade()`` of its **average** (the guide's table is of averages);
+* an endpoint's grade is ``spec.grade()`` of its **average** (the guide's table is of averages);
   P50, P95 and P99 are shown with the grade the same table would give them, for information;
 * a load test passes when no endpoint's average *needs work*, no endpoint (and not the run as a
   whole) has more than ``MAX_FAILURE_RATIO`` failed requests, and the load generator raised no
@@ -20,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import thresholds
-from thresholds import EXCELLENT, GRADES, MEETS_TARGET, NEEDS_WORK, OVER_TARGET, EndpointTarget
+import monitoring_spec as spec
+from monitoring_spec import EXCELLENT, GRADES, MEETS_TARGET, NEEDS_WORK, OVER_TARGET, EndpointTarget
 
-# Issue 9's pass criterion for failed requests (not a latency target, so not in thresholds.py).
-MAX_FAILURE_RATIO = thresholds.LOADTEST_MAX_FAILURE_RATIO
+# Issue 9's pass criterion for failed requests.
+MAX_FAILURE_RATIO = spec.LOADTEST_MAX_FAILURE_RATIO
 
 GRADE_MARKS = {EXCELLENT: "E", MEETS_TARGET: "T", OVER_TARGET: "O", NEEDS_WORK: "N"}
 MEETING_TARGET = (EXCELLENT, MEETS_TARGET)  # "still meets its target": the average is under target_ms
@@ -33,7 +33,7 @@ BASELINE_KIND = "python-learning-studio/benchmark"
 
 def target_for(name: str) -> EndpointTarget | None:
     """The target row for a Django view label ("courses:course-list") or a target key ("course_list")."""
-    return thresholds.TARGETS_BY_VIEW.get(name) or thresholds.TARGETS_BY_KEY.get(name)
+    return spec.TARGETS_BY_VIEW.get(name) or spec.TARGETS_BY_KEY.get(name)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -82,7 +82,7 @@ class EndpointResult:
         """What the target table says of one figure (None: no target for this endpoint, or no data)."""
         if self.target is None or value_ms is None:
             return None
-        return thresholds.grade(self.target, value_ms)
+        return spec.grade(self.target, value_ms)
 
     @property
     def grade(self) -> str | None:
@@ -155,7 +155,7 @@ def grade_run(rows: Iterable[EndpointResult], *, exceptions: int = 0,
     by_name = {r.name: r for r in rows}
     for name in expected:
         by_name.setdefault(name, EndpointResult(name=name, requests=0))
-    order = {view: i for i, view in enumerate(v for t in thresholds.TARGETS for v in t.views)}
+    order = {view: i for i, view in enumerate(v for t in spec.TARGETS for v in t.views)}
     ordered = sorted(by_name.values(), key=lambda r: (order.get(r.name, len(order)), r.name))
     total = sum(r.requests for r in ordered)
     failed = sum(r.failures for r in ordered)
@@ -206,7 +206,7 @@ def _target_cell(t: EndpointTarget | None) -> str:
 
 
 def legend() -> str:
-    return ("grades from app/thresholds.py, judged on the average: "
+    return ("grades from monitoring_spec, judged on the average: "
             + ", ".join(f"{GRADE_MARKS[g]} = {g}" for g in GRADES)
             + "; percentiles are marked with the grade the same table would give them")
 

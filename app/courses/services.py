@@ -1,4 +1,8 @@
-"""Writes for courses: enrolment, confirmation e-mail, statistics."""
+"""Writes for courses: enrolment, confirmation e-mail, statistics.
+
+Nothing here enqueues a task (tasks.py imports this module): the work an enrolment starts in the
+background is scheduled by courses.use_cases.enroll.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,7 +13,6 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from core.api import ApiError
 from courses.models import Course, Enrollment
@@ -19,7 +22,8 @@ api_logger = logging.getLogger("apps.api")
 
 
 def enroll(user, slug: str) -> tuple[Enrollment, bool]:
-    """Enrol `user` in the published course `slug`; returns (enrolment, created)."""
+    """Enrol `user` in the published course `slug`; returns (enrolment, created).  The confirmation
+    and the statistics are the caller's to schedule (courses.use_cases.enroll)."""
     course = Course.objects.filter(slug=slug, published=True).only("pk", "slug", "title").first()
     if course is None:
         raise ApiError(404, f"course '{slug}' not found")
@@ -31,25 +35,7 @@ def enroll(user, slug: str) -> tuple[Enrollment, bool]:
     if created:
         metrics.ENROLLMENTS.inc()
         api_logger.info("Course enrollment", extra={"user_id": user.pk, "course_id": course.pk})
-        from courses import tasks  # tasks import services; import here to keep that one-way
-
-        transaction.on_commit(lambda: enqueue(tasks.send_enrollment_confirmation, enrollment.pk))
-        transaction.on_commit(lambda: enqueue(tasks.recompute_course_stats, course.pk))
     return enrollment, created
-
-
-def enqueue(task, *args) -> bool:
-    """Publish a task; a broker outage is logged (an ERROR, so counted and alerted on), not a 500.
-
-    The enrolment is saved either way: the periodic send_pending_confirmations sends confirmations
-    that were never enqueued, and the periodic statistics recomputation catches up on the rest."""
-    try:
-        task.delay(*args)
-    except KombuOperationalError as exc:
-        api_logger.error("Broker unreachable: %s%r not enqueued (a periodic task catches up): %s",
-                         task.name, args, exc, exc_info=True)
-        return False
-    return True
 
 
 CONFIRMATION_RETRY_AFTER = timedelta(minutes=15)  # longer than the task's own retries take

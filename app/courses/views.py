@@ -6,7 +6,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api import ApiError, api_view, choice_param, page_params, text_param
-from courses import selectors, services
+from courses import selectors, use_cases
 from courses.models import Course
 from observability import context as obs
 
@@ -55,7 +55,7 @@ def course_enroll(request, slug: str):
     _check_csrf_for_session(request)
     if len(slug) > MAX_SLUG_LENGTH:
         raise ApiError(404, "course not found")
-    enrollment, created = services.enroll(request.user, slug)
+    enrollment, created = use_cases.enroll(request.user, slug)
     return JsonResponse(
         {"course": slug, "enrolled_at": enrollment.enrolled_at.isoformat(), "created": created,
          "progress": float(enrollment.progress)},

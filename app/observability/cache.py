@@ -10,11 +10,17 @@ delete; any operation -> error when the backend failed.  *_many operations count
 A composite operation (get_or_set, and on LocMem the *_many that Django builds from
 get/set/delete) counts once, under its own name, not as the operations it is made of.
 
+Table-driven, as sentry-python's Django cache integration is (METHODS_TO_INSTRUMENT and one
+_patch_cache_method): OPERATIONS says, for each operation, what a call counts; one wrapper
+(``_counted``) makes each backend's method from it and the parent's.  ``get`` and ``get_or_set`` are
+written out: they also serve the performance window, keep django-prometheus' django_cache_get_*
+counters, and find a miss through the default.
+
 Return values and exceptions are exactly those of the parent backends:
 
 * RedisCache is django-prometheus' RedisCache (itself django-redis'), so django_cache_get_* keep
   counting.  django-redis swallows connection errors (IGNORE_EXCEPTIONS) inside each method, out of
-  our sight, so the overridden methods make the same client call the parent makes, through
+  our sight, so the counted methods make the same client call the parent makes, through
   django-redis' own ``omit_exception`` policy (same logging, same return value when ignored), with
   a sentinel that tells us an error was swallowed.
 * LocMemCache is Django's own (django-prometheus' locmem backend returns `default` for any falsy
@@ -30,6 +36,9 @@ Two hooks for observability.perf (docs/performance.md):
   counted as a get (hit or miss), and a Redis failure is handled as for any get.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from django.core.cache.backends import locmem
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -54,10 +63,89 @@ _SWALLOWED = object()  # what a django-redis call returns when IGNORE_EXCEPTIONS
 _MISSING = object()
 
 
+class Operation(NamedTuple):
+    """One cache operation: what a call that returned `value` for `n` keys counts."""
+
+    name: str
+    results: Callable[[Any, int], tuple[tuple[str, int], ...]]
+    keys: str | None = None  # the parameter whose keys (or items) count one by one: *_many
+    missing_raises: bool = False  # ValueError means "no such key": a miss, not an error (incr, decr)
+    swallowed: Callable[[], Any] = lambda: None  # django-redis' answer when IGNORE_EXCEPTIONS ate an error
+    returns: Callable[[Any], Any] | None = None  # django-redis' own conversion of the client's value
+
+
+OPERATIONS = (
+    Operation("get_many", lambda found, n: (("hit", len(found)), ("miss", n - len(found))), keys="keys",
+              swallowed=dict),
+    Operation("has_key", lambda found, n: (("hit" if found else "miss", 1),)),
+    Operation("set", lambda _, n: (("set", 1),)),
+    Operation("set_many", lambda _, n: (("set", n),), keys="data"),
+    Operation("add", lambda stored, n: (("set" if stored else "hit", 1),)),
+    Operation("touch", lambda touched, n: (("set" if touched else "miss", 1),)),
+    Operation("incr", lambda _, n: (("set", 1),), missing_raises=True),
+    Operation("decr", lambda _, n: (("set", 1),), missing_raises=True),
+    Operation("delete", lambda _, n: (("delete", 1),), returns=bool),  # a boolean since Django 3.1
+    Operation("delete_many", lambda _, n: (("delete", n),), keys="keys"),
+)
+
+
+def _keys(op: Operation, args: tuple, kwargs: dict) -> tuple[tuple, int]:
+    """How many keys a *_many call is about, and its arguments with the keys of a get_many/delete_many
+    made a list (a generator can be read only once: to count, then by the parent)."""
+    items = args[0] if args else kwargs[op.keys]
+    if op.keys == "keys":
+        items = list(items)
+        if args:
+            args = (items, *args[1:])
+        else:
+            kwargs["keys"] = items
+    return args, len(items)
+
+
+def _counted(op: Operation, parent: Callable) -> Callable:
+    """The backend's method for `op`: `parent` (the parent backend's call) counted, its value returned
+    and its exceptions raised unchanged."""
+    name, results, returns, swallowed, per_key = op.name, op.results, op.returns, op.swallowed, op.keys
+    missing = ValueError if op.missing_raises else ()
+
+    def method(self, *args, **kwargs):
+        if self._studio_composite:  # a part of a composite operation: the outer call counts
+            value = parent(self, *args, **kwargs)
+            if value is _SWALLOWED:
+                self._studio_composite_failed = True
+                return swallowed()
+            return value if returns is None else returns(value)
+        args, n = _keys(op, args, kwargs) if per_key else (args, 1)
+        composite = name in self.composite_operations
+        if composite:  # built from other operations: they count nothing, this call counts once
+            self._studio_composite, self._studio_composite_failed = True, False
+        try:
+            value = parent(self, *args, **kwargs)
+        except Exception as exc:
+            self._studio_composite = False
+            self._count(name, "miss" if isinstance(exc, missing) else "error", n)
+            raise
+        if composite:
+            self._studio_composite = False
+            if self._studio_composite_failed:
+                self._count(name, "error", n)
+                return value
+        if value is _SWALLOWED:
+            self._count(name, "error", n)
+            return swallowed()
+        for result, count in results(value, n):
+            self._count(name, result, count)
+        return value if returns is None else returns(value)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
 class _Counting:
     """Counting shared by both backends.  One instance per thread (Django's cache handler), so the
     composite-operation flags below need no lock."""
 
+    composite_operations: frozenset[str] = frozenset()  # built by the parent from other operations
     _studio_composite = False  # inside get_or_set & co: the parts are not counted on their own
     _studio_composite_failed = False
 
@@ -71,20 +159,6 @@ class _Counting:
         if tally is not None:
             tally.add(operation, result, n)
 
-    def _composite(self, operation: str, call, *args, **kwargs):
-        """Run `call` (built from other operations) counting nothing; returns (result, failed)."""
-        if self._studio_composite:  # nested: the outer operation counts
-            return call(*args, **kwargs), False
-        self._studio_composite, self._studio_composite_failed = True, False
-        try:
-            return call(*args, **kwargs), self._studio_composite_failed
-        except Exception:
-            self._studio_composite = False
-            self._count(operation, "error")
-            raise
-        finally:
-            self._studio_composite = False
-
     def get_or_set(self, key, default, timeout=DEFAULT_TIMEOUT, version=None):
         missed = False
 
@@ -93,9 +167,17 @@ class _Counting:
             missed = True
             return default() if callable(default) else default
 
-        value, failed = self._composite("get_or_set", super().get_or_set, key, compute, timeout=timeout,
-                                        version=version)
-        self._count("get_or_set", "error" if failed else "miss" if missed else "hit")
+        if self._studio_composite:  # nested: the outer operation counts
+            return super().get_or_set(key, compute, timeout=timeout, version=version)
+        self._studio_composite, self._studio_composite_failed = True, False
+        try:
+            value = super().get_or_set(key, compute, timeout=timeout, version=version)
+        except Exception:
+            self._studio_composite = False
+            self._count("get_or_set", "error")
+            raise
+        self._studio_composite = False
+        self._count("get_or_set", "error" if self._studio_composite_failed else "miss" if missed else "hit")
         return value
 
 
@@ -122,30 +204,18 @@ class RedisCache(_Counting, PrometheusRedisCache):
         except perf.REDIS_ERRORS as exc:  # as django-redis' own calls: under its error policy
             raise ConnectionInterrupted(connection=None) from exc
 
-    def _call(self, operation: str, n: int, name: str, *args, **kwargs):
-        """The parent's client call under the parent's error policy; errors counted."""
-        try:
-            result = self._client_call(name, *args, **kwargs)
-        except Exception:
-            self._count(operation, "error", n)
-            raise
-        if result is _SWALLOWED:
-            self._count(operation, "error", n)
-        return result
-
     def get(self, key, default=None, version=None, client=None):
         self._dj_get.inc()
-        if isinstance(key, str) and key.startswith(perf.WINDOW_KEY_PREFIX):  # computed, not stored
-            try:
+        try:
+            if isinstance(key, str) and key.startswith(perf.WINDOW_KEY_PREFIX):  # computed, not stored
                 value = self._perf_read(key[len(perf.WINDOW_KEY_PREFIX):])
-            except Exception:
-                self._count("get", "error")
-                raise
-            if value is _SWALLOWED:
-                self._count("get", "error")
-        else:
-            value = self._call("get", 1, "get", key, default=None, version=version, client=client)
+            else:
+                value = self._client_call("get", key, default=None, version=version, client=client)
+        except Exception:
+            self._count("get", "error")
+            raise
         if value is _SWALLOWED:
+            self._count("get", "error")
             self._dj_fail.inc()
             return default
         if value is None:
@@ -156,100 +226,16 @@ class RedisCache(_Counting, PrometheusRedisCache):
         self._count("get", "hit")
         return value
 
-    def get_many(self, keys, *args, **kwargs):
-        keys = list(keys)
-        result = self._call("get_many", len(keys), "get_many", keys, *args, **kwargs)
-        if result is _SWALLOWED:
-            return {}
-        self._count("get_many", "hit", len(result))
-        self._count("get_many", "miss", len(keys) - len(result))
-        return result
-
-    def has_key(self, *args, **kwargs):
-        result = self._call("has_key", 1, "has_key", *args, **kwargs)
-        if result is _SWALLOWED:
-            return None
-        self._count("has_key", "hit" if result else "miss")
-        return result
-
-    def set(self, *args, **kwargs):
-        result = self._call("set", 1, "set", *args, **kwargs)
-        if result is _SWALLOWED:
-            return None
-        self._count("set", "set")
-        return result
-
-    def set_many(self, data, *args, **kwargs):
-        result = self._call("set_many", len(data), "set_many", data, *args, **kwargs)
-        if result is _SWALLOWED:
-            return None
-        self._count("set_many", "set", len(data))
-        return result
-
-    def add(self, *args, **kwargs):
-        result = self._call("add", 1, "add", *args, **kwargs)
-        if result is _SWALLOWED:
-            return None
-        self._count("add", "set" if result else "hit")
-        return result
-
-    def touch(self, *args, **kwargs):
-        result = self._call("touch", 1, "touch", *args, **kwargs)
-        if result is _SWALLOWED:
-            return None
-        self._count("touch", "set" if result else "miss")
-        return result
-
-    def _incr(self, operation: str, *args, **kwargs):
-        try:
-            result = self._client_call(operation, *args, **kwargs)
-        except ValueError:  # no such key: Django's contract for incr/decr
-            self._count(operation, "miss")
-            raise
-        except Exception:
-            self._count(operation, "error")
-            raise
-        if result is _SWALLOWED:
-            self._count(operation, "error")
-            return None
-        self._count(operation, "set")
-        return result
-
-    def incr(self, *args, **kwargs):
-        return self._incr("incr", *args, **kwargs)
-
-    def decr(self, *args, **kwargs):
-        return self._incr("decr", *args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        result = self._call("delete", 1, "delete", *args, **kwargs)
-        if result is _SWALLOWED:
-            return None
-        self._count("delete", "delete")
-        return bool(result)  # as django-redis: a boolean since Django 3.1
-
-    def delete_many(self, keys, *args, **kwargs):
-        keys = list(keys)
-        result = self._call("delete_many", len(keys), "delete_many", keys, *args, **kwargs)
-        if result is _SWALLOWED:
-            return None
-        self._count("delete_many", "delete", len(keys))
-        return result
-
 
 class LocMemCache(_Counting, locmem.LocMemCache):
+    # BaseCache builds these from get/set/delete: counted once, as themselves.
+    composite_operations = frozenset({"get_many", "set_many", "delete_many"})
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._dj_get = django_cache_get_total.labels(backend="locmem")
         self._dj_hit = django_cache_hits_total.labels(backend="locmem")
         self._dj_miss = django_cache_misses_total.labels(backend="locmem")
-
-    def _op(self, operation: str, call, *args, **kwargs):
-        try:
-            return call(*args, **kwargs)
-        except Exception:
-            self._count(operation, "error")
-            raise
 
     def perf_window(self):
         return perf.LOCAL_WINDOW  # one per process, whatever the LOCATION
@@ -258,11 +244,15 @@ class LocMemCache(_Counting, locmem.LocMemCache):
         if self._studio_composite:
             return super().get(key, default, version)
         self._dj_get.inc()
-        if isinstance(key, str) and key.startswith(perf.WINDOW_KEY_PREFIX):  # computed, not stored
-            value = self._op("get", perf.LOCAL_WINDOW.read, key[len(perf.WINDOW_KEY_PREFIX):])
-            value = _MISSING if value is None else value
-        else:
-            value = self._op("get", super().get, key, _MISSING, version)
+        try:
+            if isinstance(key, str) and key.startswith(perf.WINDOW_KEY_PREFIX):  # computed, not stored
+                value = perf.LOCAL_WINDOW.read(key[len(perf.WINDOW_KEY_PREFIX):])
+                value = _MISSING if value is None else value
+            else:
+                value = super().get(key, _MISSING, version)
+        except Exception:
+            self._count("get", "error")
+            raise
         if value is _MISSING:
             self._dj_miss.inc()
             self._count("get", "miss")
@@ -271,72 +261,27 @@ class LocMemCache(_Counting, locmem.LocMemCache):
         self._count("get", "hit")
         return value
 
-    def has_key(self, key, version=None):
-        result = self._op("has_key", super().has_key, key, version)
-        self._count("has_key", "hit" if result else "miss")
-        return result
 
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        result = self._op("set", super().set, key, value, timeout, version)
-        self._count("set", "set")
-        return result
+def _redis_call(name: str) -> Callable:
+    def call(self, *args, **kwargs):
+        return self._client_call(name, *args, **kwargs)
 
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        result = self._op("add", super().add, key, value, timeout, version)
-        self._count("add", "set" if result else "hit")
-        return result
+    return call
 
-    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        result = self._op("touch", super().touch, key, timeout, version)
-        self._count("touch", "set" if result else "miss")
-        return result
 
-    def incr(self, key, delta=1, version=None):
-        try:
-            result = super().incr(key, delta, version)
-        except ValueError:
-            self._count("incr", "miss")
-            raise
-        except Exception:
-            self._count("incr", "error")
-            raise
-        self._count("incr", "set")
-        return result
+def _locmem_parent(name: str) -> Callable:
+    if name != "decr":
+        return getattr(locmem.LocMemCache, name)
 
-    def delete(self, key, version=None):
-        result = self._op("delete", super().delete, key, version)
-        self._count("delete", "delete")
-        return result
+    def decr(self, key, delta=1, version=None):  # BaseCache.decr is incr(-delta): the parent's, counted as decr
+        return locmem.LocMemCache.incr(self, key, -delta, version)
 
-    # Django builds these from the operations above: counted once each, under their own name.
+    return decr
 
-    def get_many(self, keys, version=None):
-        keys = list(keys)
-        result, _ = self._composite("get_many", super().get_many, keys, version=version)
-        self._count("get_many", "hit", len(result))
-        self._count("get_many", "miss", len(keys) - len(result))
-        return result
 
-    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        result, _ = self._composite("set_many", super().set_many, data, timeout=timeout, version=version)
-        self._count("set_many", "set", len(data))
-        return result
-
-    def delete_many(self, keys, version=None):
-        keys = list(keys)
-        result, _ = self._composite("delete_many", super().delete_many, keys, version=version)
-        self._count("delete_many", "delete", len(keys))
-        return result
-
-    def decr(self, key, delta=1, version=None):
-        # BaseCache.decr is incr(-delta): the parent's incr, so that it counts once, as decr.
-        try:
-            result = super().incr(key, -delta, version)
-        except ValueError:
-            self._count("decr", "miss")
-            raise
-        except Exception:
-            self._count("decr", "error")
-            raise
-        self._count("decr", "set")
-        return result
+# The counted methods are made from OPERATIONS rather than written out twelve times per backend:
+# one place says what each operation counts, and a new one is one line.
+for _op in OPERATIONS:
+    setattr(RedisCache, _op.name, _counted(_op, _redis_call(_op.name)))
+    setattr(LocMemCache, _op.name, _counted(_op, _locmem_parent(_op.name)))
+del _op

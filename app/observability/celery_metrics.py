@@ -13,6 +13,9 @@ prefork children write to PROMETHEUS_MULTIPROC_DIR (the worker's own directory, 
 every scrape sums their files, those of children that have exited included, so totals stay exact
 when a child is replaced.  studio_celery_queue_length{queue} is read at scrape time with LLEN on the
 Redis broker (0 when the key is absent: an empty queue has no key).
+
+The Celery app is handed in by config/celery.py (``install(app)``), which owns it: this package
+never imports config, so the app's module can import this one without a cycle.
 """
 from __future__ import annotations
 
@@ -25,13 +28,14 @@ from time import perf_counter
 
 from celery import signals
 
-from observability import errors, metrics
+from observability import errors, labels, metrics
 
 logger = logging.getLogger(__name__)
 
 _children: dict[tuple[int, str], object] = {}
 _started: dict[str, float] = {}  # task id -> perf_counter() at prerun
 _server: dict = {"httpd": None, "thread": None}
+_state: dict = {"app": None}  # the Celery app given to install()
 _MAX_TASK_NAMES = 1_000  # task names come from code, but a publisher may name anything
 
 
@@ -128,9 +132,7 @@ def on_worker_init(sender=None, **kwargs):
     if not port or _server["httpd"] is not None:
         return
     addr = getattr(settings, "CELERY_METRICS_ADDR", "127.0.0.1") or "127.0.0.1"
-    app = getattr(sender, "app", None)
-    if app is None:
-        from config.celery import app
+    app = getattr(sender, "app", None) or _state["app"]
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         os.makedirs(path, exist_ok=True)
@@ -151,9 +153,7 @@ def on_worker_init(sender=None, **kwargs):
 
 def on_worker_process_init(**kwargs):
     """A new prefork child: write its zeroed label sets to its own file at once."""
-    from observability.instrumentation import task_names
-
-    metrics.initialise(task_names())
+    labels.initialise(task_names())
 
 
 def on_worker_process_shutdown(**kwargs):
@@ -170,8 +170,22 @@ def on_worker_shutdown(**kwargs):
         _server.update(httpd=None, thread=None)
 
 
-def connect() -> None:
-    """Connect the receivers (config/celery.py; idempotent through dispatch_uid)."""
+def task_names() -> list[str]:
+    """The installed app's task names (each app's tasks module imported first, as the worker does);
+    none before install()."""
+    app = _state["app"]
+    if app is None:
+        return []
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("tasks")
+    return sorted(name for name in app.tasks if not name.startswith("celery."))
+
+
+def install(app) -> None:
+    """Count `app`'s tasks and serve its worker's /metrics: remember the app, connect the receivers
+    (config/celery.py, right after creating the app; idempotent through dispatch_uid)."""
+    _state["app"] = app
     for signal, receiver in (
         (signals.before_task_publish, on_before_task_publish),
         (signals.task_prerun, on_task_prerun),

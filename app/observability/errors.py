@@ -28,7 +28,7 @@ import threading
 import time
 
 from observability import metrics
-from observability.countries import country_label
+from observability.labels import country_label, exception_label
 
 logger = logging.getLogger(__name__)
 
@@ -43,71 +43,10 @@ IGNORED_LOGGERS = frozenset({
     "celery.worker.job", "celery.app.trace", "celery.redirected",
 })
 
-# The exception label: the exception's class when the project defines it, else the nearest class in
-# its MRO with one of these names, else "Exception".  Bounded, and still says what went wrong.
-WELL_KNOWN_EXCEPTIONS = (
-    # databases (Django re-raises driver errors under these names)
-    "OperationalError", "InterfaceError", "IntegrityError", "DataError", "ProgrammingError",
-    "InternalError", "NotSupportedError", "DatabaseError",
-    # cache, broker, mail, network
-    "ConnectionInterrupted", "RedisError", "SMTPException", "ConnectionError",
-    "TimeoutError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "OSError",
-    # Django
-    "ObjectDoesNotExist", "MultipleObjectsReturned", "ValidationError", "PermissionDenied",
-    "SuspiciousOperation", "ImproperlyConfigured", "TemplateDoesNotExist", "TemplateSyntaxError",
-    "NoReverseMatch",
-    # the standard library
-    "JSONDecodeError", "UnicodeError", "ValueError", "TypeError", "KeyError", "IndexError", "LookupError",
-    "AttributeError", "NameError", "ImportError", "ZeroDivisionError", "ArithmeticError", "RecursionError",
-    "NotImplementedError", "RuntimeError", "AssertionError", "MemoryError", "Exception", "BaseException",
-)
-_WELL_KNOWN = frozenset(WELL_KNOWN_EXCEPTIONS)
-# Created at zero for every source: what an outage raises first (plus the project's own classes).
-LIKELY_EXCEPTIONS = ("OperationalError", "InterfaceError", "DatabaseError", "IntegrityError",
-                     "ConnectionInterrupted", "ConnectionError", "TimeoutError", "OSError", "SMTPException",
-                     "Exception")
-PROJECT_PACKAGES = frozenset({"config", "core", "accounts", "courses", "forum", "observability"})
-
 _MARK = "_studio_error_counted"
-_label_cache: dict[type, str] = {}
 _error_children: dict[tuple[str, str], object] = {}
 _country_children: dict[str, object] = {}
 _local = threading.local()
-
-
-def _is_project_class(cls: type) -> bool:
-    return cls.__module__.partition(".")[0] in PROJECT_PACKAGES
-
-
-def exception_label(cls: type | None) -> str:
-    if cls is None:
-        return metrics.NO_EXCEPTION
-    label = _label_cache.get(cls)
-    if label is None:
-        label = "Exception"
-        for klass in cls.__mro__:
-            if _is_project_class(klass) or klass.__name__ in _WELL_KNOWN:
-                label = klass.__name__
-                break
-        if len(_label_cache) < 10_000:
-            _label_cache[cls] = label
-    return label
-
-
-def initial_exception_labels() -> list[str]:
-    """The exception labels created at zero: none, the likely ones, the project's own classes."""
-    labels = [metrics.NO_EXCEPTION, *LIKELY_EXCEPTIONS]
-    pending = [BaseException]
-    seen: set[type] = set()
-    while pending:
-        cls = pending.pop()
-        for sub in cls.__subclasses__():
-            if sub not in seen:
-                seen.add(sub)
-                pending.append(sub)
-                if _is_project_class(sub) and sub.__name__ not in labels:
-                    labels.append(sub.__name__)
-    return labels
 
 
 def record_error(source: str, exc: BaseException | None = None, request=None) -> bool:
@@ -231,6 +170,9 @@ def count_error_users() -> int:
     except Exception:
         _redis_failed()
         return 0
+
+
+ERROR_USERS = metrics.ErrorUsersCollector(count_error_users)  # studio_error_users_5m, at scrape time
 
 
 # --- Hooks ------------------------------------------------------------------------------------

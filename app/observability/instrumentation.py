@@ -3,7 +3,8 @@
 * counts ERROR log records and unhandled request exceptions (observability.errors);
 * creates the known label sets at zero, including every Celery task name and the project's own
   exception classes (the task modules and the URLconf are imported here, as the worker and the first
-  request would, so that their names are known before the first event);
+  request would, so that their names are known before the first event); the task names are those of
+  the Celery app config/celery.py handed to observability.celery_metrics.install();
 * registers the scrape-time collectors on the default registry (single-process mode);
 * validates the /metrics protection settings, so a typo fails at start-up, not at the first scrape.
 """
@@ -12,18 +13,9 @@ from __future__ import annotations
 import prometheus_client
 from django.core.signals import got_request_exception
 
-from observability import errors, metrics
+from observability import celery_metrics, errors, labels, views
 
 _state = {"installed": False}
-
-
-def task_names() -> list[str]:
-    from django.utils.module_loading import autodiscover_modules
-
-    from config.celery import app
-
-    autodiscover_modules("tasks")
-    return sorted(name for name in app.tasks if not name.startswith("celery."))
 
 
 def _import_views() -> None:
@@ -41,14 +33,12 @@ def install() -> None:
     if _state["installed"]:
         return
     _state["installed"] = True
-    from observability import views
-
     views.allowed_networks()  # raises ImproperlyConfigured on a malformed CIDR
     errors.install_log_hook()
     got_request_exception.connect(errors.on_request_exception, dispatch_uid="observability.errors.request")
     _import_views()
-    metrics.initialise(task_names())
-    for collector in metrics.WEB_SCRAPE_COLLECTORS:
+    labels.initialise(celery_metrics.task_names())
+    for collector in views.WEB_SCRAPE_COLLECTORS:
         try:
             prometheus_client.REGISTRY.register(collector)
         except ValueError:  # registered already (a second Django setup in this process)

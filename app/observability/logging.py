@@ -14,32 +14,30 @@ from __future__ import annotations
 
 import contextvars
 import datetime as _dt
-import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Mapping
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from observability import scrubbing
+from concurrent_log_handler import ConcurrentRotatingFileHandler
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Linux
-    fcntl = None
+from observability import scrubbing
 
 # The guide's named loggers, and the project's own packages (their DEBUG records are wanted in
 # development; third-party DEBUG chatter is not).
 NAMED_LOGGERS = ("apps", "apps.api", "apps.forum_integration", "apps.api.cache")
 PROJECT_LOGGERS = ("apps", "core", "accounts", "courses", "forum", "observability", "config")
 
-# Attributes every LogRecord has: anything else on a record came from `extra`.
-_RECORD_ATTRS = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {
-    "message", "asctime", "request_id", "taskName"}
-# Never serialised from `extra`: Django's request object (repr is noise; the id says which request).
-_SKIP_EXTRA = frozenset({"request"})
+# Attributes every LogRecord has, and Django's request object (its repr is noise; the id says which
+# request): anything else on a record came from `extra` and is written out.
+_NOT_EXTRA = (*RESERVED_ATTRS, "taskName", "request")
+# The fields every line starts with; the rest are `extra`, scrubbed by key.
+_FIELDS = ("ts", "level", "logger", "message", "request_id", "process")
 
 # The current request's id (set by observability.request_id.RequestContextMiddleware).
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -59,31 +57,30 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, request_id, then `extra` fields."""
+class JsonFormatter(_JsonFormatter):
+    """One JSON object per line: ts, level, logger, message, request_id, process, then `extra` fields
+    (sensitive keys filtered, observability.scrubbing), exc_type and exc_info, stack_info.
 
-    def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, Any] = {
-            "ts": _dt.datetime.fromtimestamp(record.created, _dt.UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or "-",
-            "process": record.process,
-        }
-        for key, value in record.__dict__.items():
-            if key in _RECORD_ATTRS or key in _SKIP_EXTRA or key in payload or key.startswith("_"):
-                continue
-            payload[key] = scrubbing.FILTERED if scrubbing.is_sensitive_key(key) else value
+    python-json-logger does the work (extra fields, exceptions, values JSON cannot encode); this
+    sets the guide's field names, the millisecond UTC timestamp, and the scrubbing."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("fmt", ["levelname", "name", "message", "request_id", "process"])
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("reserved_attrs", _NOT_EXTRA)
+        kwargs.setdefault("json_ensure_ascii", False)
+        super().__init__(*args, **kwargs)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        log_data["ts"] = _dt.datetime.fromtimestamp(record.created, _dt.UTC).isoformat(timespec="milliseconds")
+        super().add_fields(log_data, record, message_dict)
+        log_data["request_id"] = log_data.get("request_id") or "-"
+        for key in log_data.keys() - _FIELDS:
+            if scrubbing.is_sensitive_key(key):
+                log_data[key] = scrubbing.FILTERED
         if record.exc_info:
-            payload["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
-            payload["exc_info"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            payload["stack_info"] = self.formatStack(record.stack_info)
-        try:
-            return json.dumps(payload, default=str, ensure_ascii=False)
-        except Exception:  # a value whose str() fails must not lose the record
-            return json.dumps({k: repr(v) for k, v in payload.items()}, ensure_ascii=False)
+            log_data["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+            log_data["exc_info"] = log_data.pop("exc_info")  # after exc_type, for the reader
 
 
 class ConsoleHandler(logging.StreamHandler):
@@ -103,57 +100,38 @@ class ConsoleHandler(logging.StreamHandler):
         pass
 
 
-class SharedRotatingFileHandler(RotatingFileHandler):
-    """RotatingFileHandler that several processes may share (gunicorn workers, Celery, beat).
+class SharedRotatingFileHandler(ConcurrentRotatingFileHandler):
+    """concurrent-log-handler's rotating file handler, which several processes may share (gunicorn
+    workers, Celery, beat): rollover under a lock file (``.__studio.lock`` beside the log), and a
+    process reopens the file another one rotated.  Also creates the log's directory.
 
-    The standard handler rotates per process: after one process renames the file, the others keep
-    writing into the backup and later rotate it again, shuffling and losing lines.  Here rollover
-    happens under an exclusive lock file, a process notices that the file it holds was rotated by
-    another and reopens the new one, and it never rotates a file someone else just rotated.
-    """
+    One rule is the standard library's instead: a file rotates before the record that would take it
+    to maxBytes, so no file ever exceeds maxBytes (concurrent-log-handler rotates only once a file is
+    past it, which leaves files up to one record over: tests/test_logging.py)."""
 
-    def __init__(self, filename, mode="a", maxBytes=0, backupCount=0, encoding="utf-8", delay=False, errors=None):
+    def __init__(self, filename, *args, **kwargs):
         Path(filename).parent.mkdir(parents=True, exist_ok=True)
-        super().__init__(filename, mode, maxBytes, backupCount, encoding, delay, errors)
-        self._lock_path = os.fspath(filename) + ".lock"
+        super().__init__(filename, *args, **kwargs)
+        self._pending = threading.local()  # the size of the record this thread is emitting
 
-    def _stream_is_stale(self) -> bool:
-        if self.stream is None:
+    def format(self, record: logging.LogRecord) -> str:
+        msg = super().format(record)
+        self._pending.size = len(msg.encode(self.encoding or "utf-8", errors="replace")) + len(self.terminator)
+        return msg
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if self.maxBytes <= 0:
             return False
-        try:
-            on_disk = os.stat(self.baseFilename)
-        except FileNotFoundError:
+        if super().shouldRollover(record):  # at the limit already (and the stream is flushed, at its end)
             return True
-        held = os.fstat(self.stream.fileno())
-        return (on_disk.st_dev, on_disk.st_ino) != (held.st_dev, held.st_ino)
-
-    def _reopen(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-        self.stream = self._open()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            if self._stream_is_stale():
-                self._reopen()
-        except Exception:
-            self.handleError(record)
-            return
-        super().emit(record)
-
-    def doRollover(self) -> None:
-        if fcntl is None:
-            return super().doRollover()
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        if self.stream is not None and not self.stream.closed:
+            size = self.stream.tell()
+        else:
             try:
-                if self._stream_is_stale():  # another process rotated while we waited
-                    self._reopen()
-                    if self.stream.seek(0, os.SEEK_END) < self.maxBytes:
-                        return
-                super().doRollover()
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                size = os.path.getsize(self.baseFilename)
+            except OSError:
+                size = 0
+        return size > 0 and size + getattr(self._pending, "size", 0) >= self.maxBytes
 
 
 def _level_number(level: str) -> int:
@@ -200,8 +178,7 @@ def build_logging(
             "filename": os.fspath(file_path),
             "maxBytes": int(max_bytes),
             "backupCount": int(backup_count),
-            "encoding": "utf-8",
-            "delay": True,  # a process that never logs never opens the file
+            "encoding": "utf-8",  # the file is opened at the first record: a process that never logs never opens it
         }
         levels.append(_level_number(file_level))
     for name, handler in (extra_handlers or {}).items():

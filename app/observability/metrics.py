@@ -2,13 +2,15 @@
 
 django-prometheus defines its own (django_http_*, django_db_*, django_cache_*, django_model_*);
 everything here is prefixed ``studio_``.  Importable before Django is set up (config/celery.py
-imports it through observability.celery_metrics): no settings are read at import time.
+imports it through observability.celery_metrics): no settings are read at import time.  The bottom
+layer of the package: it imports nothing of observability (the collectors that read what a module
+above computes get it through their constructor), so everything that counts may import it.
 
 Label values are bounded: view names (or "<unnamed view>"), methods, statuses, task names, cache
 operations and results, error sources, exception classes (the project's own, or the nearest
-well-known base class: observability.errors.exception_label) and ISO 3166 country codes (anything else is "unknown").
-Label sets whose values are known are created at zero when the process starts (``initialise``),
-so that rate() and increase() see the very first event.
+well-known base class: observability.labels.exception_label) and ISO 3166 country codes (anything else is "unknown").
+Label sets whose values are known are created at zero when the process starts
+(observability.labels.initialise), so that rate() and increase() see the very first event.
 
 In multiprocess mode (PROMETHEUS_MULTIPROC_DIR set) every process writes its values to that
 directory and the /metrics views sum them; the scrape-time collectors below (build info, distinct
@@ -18,16 +20,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-import thresholds
+import monitoring_spec as spec
+from monitoring_spec import contract
 
 _logger = logging.getLogger(__name__)
 
-# Queries per request: counts, not durations (no threshold of thresholds.py is a query count).
+# Queries per request: counts, not durations (no threshold of the spec is a query count).
 QUERY_COUNT_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, float("inf"))
 
 ERROR_SOURCES = ("request", "task", "log")
@@ -55,13 +59,13 @@ CACHE_OPERATIONS = {
 # --- Errors: what Sentry would capture, counted even when Sentry is down ----------------------
 
 ERRORS = Counter(
-    "studio_errors_total",
+    contract.ERRORS,
     "Errors Sentry would capture: unhandled request exceptions and 5xx responses (source=request), "
     "Celery task failures (source=task), ERROR log records (source=log); each error once.",
     ["source", "exception"],
 )
 ERRORS_BY_COUNTRY = Counter(
-    "studio_errors_by_country_total",
+    contract.ERRORS_BY_COUNTRY,
     "Errors raised or logged while serving a request, by the ISO 3166 alpha-2 country of the client "
     "(settings.METRICS_COUNTRY_HEADER); unknown when absent or not a code.",
     ["country"],
@@ -70,29 +74,29 @@ ERRORS_BY_COUNTRY = Counter(
 # --- Requests ---------------------------------------------------------------------------------
 
 REQUEST_QUERIES = Histogram(
-    "studio_request_queries",
+    contract.REQUEST_QUERIES,
     "Database queries per request, by view.",
     ["view"],
     buckets=QUERY_COUNT_BUCKETS,
 )
 REQUEST_DB_SECONDS = Histogram(
-    "studio_request_db_seconds",
+    contract.REQUEST_DB_SECONDS,
     "Time spent in database queries per request, by view.",
     ["view"],
-    buckets=thresholds.DB_QUERY_BUCKETS,
+    buckets=spec.DB_QUERY_BUCKETS,
 )
 
 # --- Cache ------------------------------------------------------------------------------------
 
 CACHE_OPERATIONS_TOTAL = Counter(
-    "studio_cache_operations_total",
+    contract.CACHE_OPS,
     "Cache operations by operation and result (hit, miss, set, delete, error); *_many operations "
     "count once per key.",
     ["operation", "result"],
 )
 
 PERF_WINDOW_ERRORS = Counter(
-    "studio_perf_window_errors_total",
+    contract.PERF_WINDOW_ERRORS,
     "Flushes of the performance window to Redis that failed (observability/perf.py; Redis down): "
     "their figures, at most one flush interval of this process's requests, are dropped.",
 )
@@ -100,27 +104,27 @@ PERF_WINDOW_ERRORS = Counter(
 # --- Celery -----------------------------------------------------------------------------------
 
 CELERY_TASKS_SENT = Counter(
-    "studio_celery_tasks_sent_total", "Celery tasks published (by the publishing process), by task.", ["task"])
+    contract.CELERY_SENT, "Celery tasks published (by the publishing process), by task.", ["task"])
 CELERY_TASKS_STARTED = Counter(
-    "studio_celery_tasks_started_total", "Celery task runs started, by task.", ["task"])
+    contract.CELERY_STARTED, "Celery task runs started, by task.", ["task"])
 CELERY_TASKS_SUCCEEDED = Counter(
-    "studio_celery_tasks_succeeded_total", "Celery task runs that succeeded, by task.", ["task"])
+    contract.CELERY_SUCCEEDED, "Celery task runs that succeeded, by task.", ["task"])
 CELERY_TASKS_FAILED = Counter(
-    "studio_celery_tasks_failed_total", "Celery task runs that failed for good (no retry left), by task.",
+    contract.CELERY_FAILED, "Celery task runs that failed for good (no retry left), by task.",
     ["task"])
 CELERY_TASKS_RETRIED = Counter(
-    "studio_celery_tasks_retried_total", "Celery task runs that ended in a retry, by task.", ["task"])
+    contract.CELERY_RETRIED, "Celery task runs that ended in a retry, by task.", ["task"])
 CELERY_TASK_RUNTIME = Histogram(
-    "studio_celery_task_runtime_seconds",
+    contract.CELERY_RUNTIME,
     "Celery task run time (prerun to postrun), by task.",
     ["task"],
-    buckets=thresholds.REQUEST_LATENCY_BUCKETS,
+    buckets=spec.REQUEST_LATENCY_BUCKETS,
 )
 
 # --- Business ---------------------------------------------------------------------------------
 
-ENROLLMENTS = Counter("studio_enrollments_total", "New course enrolments (courses.services.enroll).")
-FORUM_POSTS = Counter("studio_forum_posts_total", "New forum posts (forum.services.add_post).")
+ENROLLMENTS = Counter(contract.ENROLLMENTS, "New course enrolments (courses.services.enroll).")
+FORUM_POSTS = Counter(contract.FORUM_POSTS, "New forum posts (forum.services.add_post).")
 
 
 # --- Computed when scraped --------------------------------------------------------------------
@@ -129,7 +133,7 @@ FORUM_POSTS = Counter("studio_forum_posts_total", "New forum posts (forum.servic
 class BuildInfoCollector(Collector):
     """studio_build_info{release,environment} 1, from settings.RELEASE and settings.ENVIRONMENT."""
 
-    name = "studio_build_info"
+    name = contract.BUILD_INFO
     documentation = "Always 1; the labels say which release runs in which environment."
 
     def describe(self):
@@ -144,25 +148,29 @@ class BuildInfoCollector(Collector):
 
 
 class ErrorUsersCollector(Collector):
-    """studio_error_users_5m: distinct users hitting errors in the last five minutes (Redis HLL)."""
+    """studio_error_users_5m: distinct users hitting errors in the last five minutes (Redis HLL).
 
-    name = "studio_error_users_5m"
+    `count` is observability.errors.count_error_users, which keeps the HyperLogLogs: the instance is
+    made there (observability.errors.ERROR_USERS), above this module."""
+
+    name = contract.ERROR_USERS
     documentation = ("Distinct users (user id, or client address when anonymous) hitting an error in "
                      "the last 5 minutes, across all processes (Redis HyperLogLog; 0 without Redis).")
+
+    def __init__(self, count: Callable[[], int]):
+        self.count = count
 
     def describe(self):
         return [GaugeMetricFamily(self.name, self.documentation)]
 
     def collect(self):
-        from observability import errors
-
-        yield GaugeMetricFamily(self.name, self.documentation, value=errors.count_error_users())
+        yield GaugeMetricFamily(self.name, self.documentation, value=self.count())
 
 
 class QueueLengthCollector(Collector):
     """studio_celery_queue_length{queue}: LLEN of each queue's Redis list(s) at scrape time."""
 
-    name = "studio_celery_queue_length"
+    name = contract.CELERY_QUEUE
     documentation = ("Messages waiting in a Celery queue (Redis LLEN of the broker's list, all priority "
                      "levels; 0 when the key is absent), read when scraped.")
 
@@ -221,29 +229,3 @@ class QueueLengthCollector(Collector):
 
 
 BUILD_INFO = BuildInfoCollector()
-ERROR_USERS = ErrorUsersCollector()
-# Collectors the web app's /metrics adds to every scrape (the worker's: BUILD_INFO and a
-# QueueLengthCollector, observability.celery_metrics).
-WEB_SCRAPE_COLLECTORS = (BUILD_INFO, ERROR_USERS)
-
-
-def initialise(task_names=()) -> None:
-    """Create the label sets whose values are known, at zero (idempotent, cheap)."""
-    from observability.errors import initial_exception_labels
-
-    exceptions = initial_exception_labels()
-    for source in ERROR_SOURCES:
-        for exception in exceptions:
-            ERRORS.labels(source, exception)
-    ERRORS_BY_COUNTRY.labels(UNKNOWN_COUNTRY)
-    for operation, results in CACHE_OPERATIONS.items():
-        for result in results:
-            CACHE_OPERATIONS_TOTAL.labels(operation, result)
-    initialise_tasks(task_names)
-
-
-def initialise_tasks(task_names) -> None:
-    for name in task_names:
-        for metric in (CELERY_TASKS_SENT, CELERY_TASKS_STARTED, CELERY_TASKS_SUCCEEDED, CELERY_TASKS_FAILED,
-                       CELERY_TASKS_RETRIED, CELERY_TASK_RUNTIME):
-            metric.labels(name)

@@ -28,9 +28,14 @@ from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import multiprocess
 
 from core.api import error_response
-from observability import metrics
+from observability import errors, metrics
 
 logger = logging.getLogger(__name__)
+
+# Collectors the web app's /metrics adds to every scrape (registered on the default registry by
+# observability.instrumentation; the worker's are BUILD_INFO and a QueueLengthCollector,
+# observability.celery_metrics).
+WEB_SCRAPE_COLLECTORS = (metrics.BUILD_INFO, errors.ERROR_USERS)
 
 
 @functools.lru_cache(maxsize=8)
@@ -119,7 +124,7 @@ def registry() -> prometheus_client.CollectorRegistry:
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
         reg = prometheus_client.CollectorRegistry()
         multiprocess.MultiProcessCollector(reg)
-        for collector in metrics.WEB_SCRAPE_COLLECTORS:
+        for collector in WEB_SCRAPE_COLLECTORS:
             reg.register(collector)
         return reg
     return prometheus_client.REGISTRY  # the scrape-time collectors are registered on it (apps.py)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dj_database_url
 
-import thresholds
+import monitoring_spec as spec
 from config import env
 from config.env import APP_DIR, PROJECT_DIR
 from observability import profiling
@@ -95,7 +95,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.get("REDIS_URL")
 CACHE_URL = env.get("CACHE_URL", REDIS_URL)
 CACHE_KEY_PREFIX = env.get("CACHE_KEY_PREFIX", "studio")
-CACHE_TTL_SECONDS = int(env.get("CACHE_TTL_SECONDS", "300"))
+CACHE_TTL_SECONDS = env.get_int("CACHE_TTL_SECONDS", 300)
 if CACHE_URL:
     CACHES = {
         "default": {
@@ -148,7 +148,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "courses.tasks.recompute_all_course_stats",
         "schedule": CELERY_STATS_INTERVAL_SECONDS,
     },
-    "send-pending-confirmations": {  # enrolments saved while the broker was down (courses/services.py)
+    "send-pending-confirmations": {  # enrolments saved while the broker was down (courses/use_cases.py)
         "task": "courses.tasks.send_pending_confirmations",
         "schedule": 600.0,
     },
@@ -158,7 +158,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.get("EMAIL_HOST", "127.0.0.1")
-EMAIL_PORT = int(env.get("EMAIL_PORT", "25"))
+EMAIL_PORT = env.get_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
@@ -186,8 +186,8 @@ API_MAX_PAGE = 1_000_000
 API_MAX_QUERY_LENGTH = 200
 
 # --- Monitoring -------------------------------------------------------------------------------
-# Every latency target and alert threshold is an edge of these buckets (thresholds.py).
-PROMETHEUS_LATENCY_BUCKETS = thresholds.REQUEST_LATENCY_BUCKETS
+# Every latency target and alert threshold is an edge of these buckets (the spec).
+PROMETHEUS_LATENCY_BUCKETS = spec.REQUEST_LATENCY_BUCKETS
 PROMETHEUS_EXPORT_MIGRATIONS = False
 # /metrics (observability/views.py): a bearer token and/or allowed networks; with neither, open
 # only where METRICS_PUBLIC (default: development).
@@ -198,7 +198,7 @@ METRICS_ALLOWED_NETWORKS = env.get_list("METRICS_ALLOWED_NETWORKS")  # CIDRs, e.
 METRICS_COUNTRY_HEADER = env.get("METRICS_COUNTRY_HEADER", "HTTP_CF_IPCOUNTRY")  # studio_errors_by_country_total
 METRICS_REDIS_URL = env.get("METRICS_REDIS_URL", REDIS_URL)  # studio_error_users_5m (HyperLogLogs)
 # The Celery worker's own /metrics (observability/celery_metrics.py); port 0 turns it off.
-CELERY_METRICS_PORT = int(env.get("CELERY_METRICS_PORT", "9808"))
+CELERY_METRICS_PORT = env.get_int("CELERY_METRICS_PORT", 9808)
 CELERY_METRICS_ADDR = env.get("CELERY_METRICS_ADDR", "127.0.0.1")
 CELERY_METRICS_QUEUES = env.get_list("CELERY_METRICS_QUEUES")  # studio_celery_queue_length; default queue if empty
 
@@ -212,7 +212,8 @@ SENTRY_TRANSPORT_TIMEOUT = env.get_float("SENTRY_TRANSPORT_TIMEOUT", 5.0)  # per
 SENTRY_SHUTDOWN_TIMEOUT = env.get_float("SENTRY_SHUTDOWN_TIMEOUT", 2.0)  # longest flush at process exit
 SENTRY_DEBUG = env.get_bool("SENTRY_DEBUG", False)
 SENTRY_IGNORED_5XX_PATHS = ["/readyz"]  # a failing probe is Prometheus' business, not an event per poll
-# Endpoints that fail on purpose (/_drill/...): on with DEBUG or this flag, never in production.
+# Endpoints that fail on purpose (/_drill/..., the drills app): on with DEBUG or this flag, never in
+# production.  Each settings module calls with_drills() (end of this file) once both are final.
 ENABLE_DRILL_ENDPOINTS = env.get_bool("ENABLE_DRILL_ENDPOINTS", False)
 # check_monitoring: where to verify receivers and alert rules (optional).
 ALERTMANAGER_URL = env.get("ALERTMANAGER_URL")
@@ -223,7 +224,7 @@ PERF_HEADERS = env.get("PERF_HEADERS", "on")  # X-Request-Time & co: on | staff 
 PERF_WINDOW = env.get_bool("PERF_WINDOW", True)  # cache.get("perf_metrics:<route>"): 5-minute window
 PERF_WINDOW_FLUSH_SECONDS = env.get_float("PERF_WINDOW_FLUSH_SECONDS", 1.0)  # per process, to Redis
 WARM_CACHE_ON_START = env.get_bool("WARM_CACHE_ON_START", False)  # core/warming.py, once per gunicorn start
-WARM_CACHE_MAX_USERS = int(env.get("WARM_CACHE_MAX_USERS", "1000"))  # profiles warmed: most recently active
+WARM_CACHE_MAX_USERS = env.get_int("WARM_CACHE_MAX_USERS", 1000)  # profiles warmed: most recently active
 # Django Silk at /silk/: only development settings install it (when importable; SILK_ENABLED=0 turns it off).
 SILK_ENABLED = False
 SILKY_INTERCEPT_FUNC = profiling.intercept  # every request recorded lightly (not probes, /metrics)
@@ -241,9 +242,18 @@ LOG_CONSOLE_LEVEL = env.get("LOG_CONSOLE_LEVEL", "WARNING")
 LOG_CONSOLE_JSON = env.get_bool("LOG_CONSOLE_JSON", False)
 LOG_FILE = env.get("LOG_FILE", str(VAR_DIR / "log" / "studio.log"))
 LOG_JSON = env.get_bool("LOG_JSON", True)  # the file: JSON lines
-LOG_FILE_MAX_BYTES = int(env.get("LOG_FILE_MAX_BYTES", str(50 * 1024 * 1024)))
-LOG_FILE_BACKUP_COUNT = int(env.get("LOG_FILE_BACKUP_COUNT", "5"))
+LOG_FILE_MAX_BYTES = env.get_int("LOG_FILE_MAX_BYTES", 50 * 1024 * 1024)
+LOG_FILE_BACKUP_COUNT = env.get_int("LOG_FILE_BACKUP_COUNT", 5)
 LOG_SQL = env.get_bool("LOG_SQL", False)  # SQL statements at DEBUG (needs DEBUG, i.e. development)
 # Extra handlers for the root logger, {name: dictConfig handler}: other instrumentation goes here.
 LOG_EXTRA_HANDLERS: dict = {}
 LOGGING = logging_from_settings(globals())  # environment modules change LOG_* and call it again
+
+
+def with_drills(apps: list[str], enabled: bool) -> list[str]:
+    """`apps` with the development-only drills app (/_drill/...) when `enabled`, without it otherwise."""
+    apps = [app for app in apps if app != "drills"]
+    return [*apps, "drills"] if enabled else apps
+
+
+INSTALLED_APPS = with_drills(INSTALLED_APPS, DEBUG or ENABLE_DRILL_ENDPOINTS)

@@ -20,6 +20,7 @@ for _cache in CACHES.values():  # noqa: F405
 LOG_FILE = env.get("LOG_FILE")
 LOGGING = logging_from_settings(globals())  # noqa: F405
 ENABLE_DRILL_ENDPOINTS = env.get_bool("ENABLE_DRILL_ENDPOINTS", True)
+INSTALLED_APPS = with_drills(INSTALLED_APPS, ENABLE_DRILL_ENDPOINTS)  # noqa: F405
 METRICS_PUBLIC = env.get_bool("METRICS_PUBLIC", True)  # /metrics open unless a test configures protection
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", True)
 if CELERY_TASK_ALWAYS_EAGER:

@@ -3,7 +3,7 @@
 Requests go through Django's whole stack (middleware, URL resolution, the view, the configured
 database and cache) with the test Client, in this process: no network, no gunicorn.  Each endpoint
 is requested ``--iterations`` times; avg, min, max and P95 (nearest rank) are graded with the table
-in thresholds.py through core.grading, the same code that grades the Locust runs.
+in the spec through core.grading, the same code that grades the Locust runs.
 
     python manage.py benchmark                          # 20 iterations per endpoint
     python manage.py benchmark --iterations 50
@@ -28,7 +28,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
-import thresholds
+import monitoring_spec as spec
 from core import grading
 from core.cli import int_at_least
 
@@ -68,7 +68,7 @@ class QueryCounter:
 
 class Command(BaseCommand):
     help = ("Time every endpoint of the target table in-process (Django test Client, configured database "
-            "and cache) and grade avg/min/max/P95 against thresholds.py.")
+            "and cache) and grade avg/min/max/P95 against the spec.")
 
     def add_arguments(self, parser):
         parser.add_argument("--iterations", type=int_at_least(1), default=20, metavar="N",
@@ -119,7 +119,7 @@ class Command(BaseCommand):
                                       f"  {counter.count} queries  {path}")
             rows.append(grading.EndpointResult.from_samples(target.view, samples, failures=failures, path=path))
 
-        self.stdout.write(grading.render_benchmark_table(rows, title="\nResults (ms; grades from thresholds.py)"))
+        self.stdout.write(grading.render_benchmark_table(rows, title="\nResults (ms; grades from the spec)"))
         failed = [r for r in rows if r.failures]
 
         data = grading.baseline_dict(
@@ -141,10 +141,10 @@ class Command(BaseCommand):
                 f"{r.name} ({r.failures} of {r.requests})" for r in failed))
 
     # ----------------------------------------------------------------------------------------
-    def endpoints(self) -> list[tuple[thresholds.EndpointTarget, str]]:
+    def endpoints(self) -> list[tuple[spec.EndpointTarget, str]]:
         arguments = sample_arguments()
         out = []
-        for target in thresholds.TARGETS:
+        for target in spec.TARGETS:
             kwargs = arguments.get(target.view)
             if kwargs is None:
                 self.stderr.write(f"skipping {target.name}: no sample arguments for view {target.view}")
@@ -154,7 +154,7 @@ class Command(BaseCommand):
             except NoReverseMatch:
                 self.stderr.write(f"skipping {target.name}: view {target.view} is not in the URLconf")
         if not out:
-            raise CommandError("no endpoint of thresholds.TARGETS could be benchmarked")
+            raise CommandError("no endpoint of spec.TARGETS could be benchmarked")
         return out
 
     @staticmethod

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError
 
+from monitoring_spec import contract
 from observability import metrics, perf
 
 
@@ -54,7 +55,7 @@ def app_counters(metrics_dir: str | None) -> tuple[dict[tuple[str, str], float],
         source = "this process only (give --metrics-dir, the app's PROMETHEUS_MULTIPROC_DIR, for its workers')"
     values: dict[tuple[str, str], float] = {}
     for family in registry.collect():
-        if family.name != "studio_cache_operations":
+        if family.name != contract.CACHE_OPS.removesuffix("_total"):  # the family name drops the suffix
             continue
         for sample in family.samples:
             if sample.name.endswith("_total"):

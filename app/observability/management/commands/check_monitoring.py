@@ -3,7 +3,7 @@
     python manage.py check_monitoring [--prometheus-url URL] [--alertmanager-url URL] [--send-test]
 
 Checks: SENTRY_DSN set and well formed; ENVIRONMENT is production; sample rates within 0..1;
-release set; Alertmanager receivers for every channel of observability.alerting.CHANNELS (from
+release set; Alertmanager receivers for every channel of monitoring_spec.routing.CHANNELS (from
 Alertmanager's /api/v2/status when a URL is given, else from the environment variables that
 configure them); the guide's alert rules loaded in Prometheus (when a URL is given).
 `--send-test` sends a test event through the SDK and prints its id.
@@ -27,7 +27,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from sentry_sdk.utils import BadDsn, Dsn
 
-from observability.alerting import CHANNELS, REQUIRED_ALERTS, SECRETS_DIR_ENV, channel_problems
+from monitoring_spec.alerts import GUIDE_ALERTS as REQUIRED_ALERTS
+from monitoring_spec.routing import CHANNELS, SECRETS_DIR_ENV, channel_problems
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 HTTP_TIMEOUT = 5.0

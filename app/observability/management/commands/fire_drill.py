@@ -5,13 +5,14 @@
 Development only: it drives the /_drill/ endpoints (which exist only with DEBUG or
 ENABLE_DRILL_ENDPOINTS) of a running app over HTTP, so the errors, latencies and slow queries go
 through gunicorn, the middleware, the metrics and Sentry exactly as real ones would.  How much of
-each it makes is derived from thresholds.py: just enough to cross the threshold, and no more than
+each it makes is derived from the spec: just enough to cross the threshold, and no more than
 the other alerts' thresholds, so each drill pages only for its own alert.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -21,9 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-import thresholds
+import monitoring_spec as spec
 
-DRILLS = ("error-spike", "slow", "error-rate", "db-slow")
+# The slow drill runs after the drills that send fast requests: it is sized to the traffic they add.
+DRILLS = ("error-spike", "error-rate", "slow", "db-slow")
 MAX_SLOW_REQUESTS = 300  # bounded: a very busy app needs --prometheus-url left out and a quiet moment
 EXPECTED = {  # the alert each drill fires and, per the guide, who gets paged
     "error-spike": ("ErrorSpike", "email, Slack"),
@@ -42,25 +44,25 @@ def plan(drill: str, recent_requests: float = 0.0) -> list[str]:
     if drill == "error-spike":
         # Errors logged at ERROR (what Sentry captures) while the responses stay 200: the spike alone,
         # without a 5xx rate, whose HighErrorRate page would rightly inhibit ErrorSpike.
-        return ["/_drill/log-error/"] * (thresholds.ERROR_SPIKE_MIN_ERRORS + 1)
+        return ["/_drill/log-error/"] * (spec.ERROR_SPIKE_MIN_ERRORS + 1)
     if drill == "slow":
         # Requests slower than the P95 line: more than twice the 5 % tail of the window's traffic
         # (ours included), so the P95 lands above the line.
-        ms = int(thresholds.SLOW_TRANSACTION_P95_SECONDS * 1000 * 1.5)
-        tail = (1 - thresholds.SLOW_TRANSACTION_QUANTILE) * 2
+        ms = int(spec.SLOW_TRANSACTION_P95_SECONDS * 1000 * 1.5)
+        tail = (1 - spec.SLOW_TRANSACTION_QUANTILE) * 2
         return [f"/_drill/slow/?ms={ms}"] * min(MAX_SLOW_REQUESTS, max(10, math.ceil(tail * recent_requests / (1 - tail))))
     if drill == "error-rate":
-        ratio = thresholds.HIGH_ERROR_RATE_RATIO * 2  # a clear margin over the threshold
-        if recent_requests >= thresholds.HIGH_ERROR_RATE_MIN_REQUESTS:
+        ratio = spec.HIGH_ERROR_RATE_RATIO * 2  # a clear margin over the threshold
+        if recent_requests >= spec.HIGH_ERROR_RATE_MIN_REQUESTS:
             # Twice the ratio of all the window's traffic, ours included; ErrorSpike may fire too.
             return ["/_drill/status/503/"] * math.ceil(ratio * recent_requests / (1 - ratio))
         # A quiet app: 5xx responses just under the error-spike count, in enough traffic for twice the ratio.
-        errors = thresholds.ERROR_SPIKE_MIN_ERRORS - 1
-        total = max(thresholds.HIGH_ERROR_RATE_MIN_REQUESTS * 2,
+        errors = spec.ERROR_SPIKE_MIN_ERRORS - 1
+        total = max(spec.HIGH_ERROR_RATE_MIN_REQUESTS * 2,
                     math.ceil(errors / ratio))
         return ["/_drill/status/503/"] * errors + ["/healthz"] * (total - errors)
     if drill == "db-slow":
-        ms = int(thresholds.DB_SLOW_QUERY_SECONDS * 1000) + 150
+        ms = int(spec.DB_SLOW_QUERY_SECONDS * 1000) + 150
         return [f"/_drill/db-slow/?ms={ms}"]
     raise ValueError(drill)
 
@@ -107,16 +109,18 @@ class Command(BaseCommand):
     def handle(self, *args, drill: str, url: str | None, prometheus_url: str | None = None, **options):
         if settings.ENVIRONMENT != "development":
             raise CommandError(f"fire_drill runs in development only (ENVIRONMENT is {settings.ENVIRONMENT})")
-        from config import env
-
-        base_url = url or f"http://127.0.0.1:{env.get('APP_PORT', '8000')}"
+        # os.environ, not config.env (observability never imports config): manage.py has read .env into it.
+        base_url = url or f"http://127.0.0.1:{os.environ.get('APP_PORT') or '8000'}"
         try:
             send(base_url, "/healthz")
         except OSError as exc:
             raise CommandError(f"no app answers at {base_url} ({exc}); start it with `make up`") from None
+        sent = 0  # by the earlier drills of this run: in the window, though Prometheus may not have scraped them yet
         for name in DRILLS if drill == "all" else (drill,):
             started = time.monotonic()
-            counts = run(name, base_url, recent=recent_requests(prometheus_url) if name in ("error-rate", "slow") else 0.0)
+            recent = recent_requests(prometheus_url) + sent if name in ("error-rate", "slow") else 0.0
+            counts = run(name, base_url, recent=recent)
+            sent += sum(counts.values())
             if 404 in counts and len(counts) == 1:
                 raise CommandError(f"{base_url} has no drill endpoints: they need DEBUG or ENABLE_DRILL_ENDPOINTS")
             alert, receivers = EXPECTED[name]

@@ -1,0 +1,1 @@
+"""A toolkit for promtool rule tests (series builders, the Go-template emulator) and the generated suites."""
