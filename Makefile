@@ -104,3 +104,7 @@ benchmark: $(STAMP) ## time each endpoint in-process against the configured data
 .PHONY: bench-instrumentation
 bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per request, gunicorn, /metrics scrape (BENCH_ARGS="--http --scrape")
 	$(PY) -m benchmarks.instrumentation_cost $(BENCH_ARGS)
+
+.PHONY: mutation
+mutation: tools $(STAMP) ## every alert mutated (thresholds, comparisons, for:, windows): each mutant must fail a promtool test
+	$(PY) -m prometheus.promtest.mutate

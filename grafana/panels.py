@@ -13,7 +13,7 @@ import monitoring_spec as spec
 from grafana import queries as pq
 from grafana.queries import INSTANCE
 from monitoring_spec.contract import APP_JOBS, BUILD_INFO, CELERY_SENT, DASHBOARDS, REQ_LATENCY
-from monitoring_spec.promql import sel
+from monitoring_spec.promql import sel, user_traffic
 
 DATASOURCE_UID = "prometheus"  # must match grafana/provisioning/datasources/prometheus.yml
 DATASOURCE_NAME = "Prometheus"
@@ -22,6 +22,8 @@ TAG = "studio"
 GENERATED_MARKER = ("generated, do not edit: source grafana/dashboards/*.py and monitoring_spec; change the "
                     "Python source and run `make generate` (python -m grafana.generate).")
 GRID_COLUMNS = 24
+# Said of every panel that shows what an alert judges: it reads the alert's recorded series.
+ALERT_NUMBER = "the number the alert judges (recorded by the rules), for all instances and views"
 
 
 def steps(base: str, *pairs: tuple[float, str]) -> list[dict]:
@@ -107,7 +109,7 @@ def instance_var() -> g.Template:
 
 def view_var() -> g.Template:
     return query_var("view", "View",
-                     f"label_values({REQ_LATENCY}_count{{{INSTANCE}}}, view)")
+                     f"label_values({REQ_LATENCY}_count{{{INSTANCE}, {user_traffic()}}}, view)")
 
 
 def task_var() -> g.Template:

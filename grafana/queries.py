@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import monitoring_spec as spec
 from monitoring_spec import promql
-from monitoring_spec.contract import ERRORS, RESPONSES
-from monitoring_spec.promql import le_matcher, sel
+from monitoring_spec.contract import RESPONSES
+from monitoring_spec.promql import le_matcher, sel, user_traffic
 
 PERCENTILES = (0.5, 0.75, 0.95, 0.99)  # quantiles for histogram_quantile(), not thresholds
 P50, P75, P95, P99 = PERCENTILES
 ANY = 1  # count threshold "one or more" (any firing alert, any failed task, any slow query)
 TOP_N = 15  # rows in top-N panels
 INSTANCE = 'instance=~"$instance"'
-VIEW = 'view=~"$view"'
+VIEW = f'view=~"$view", {user_traffic()}'  # the views picked in $view, user traffic only (no probes)
 TASK = 'task=~"$task"'
 STATUS_5XX = 'status=~"5.."'
 GET = 'method="GET"'
@@ -40,19 +40,6 @@ def summed(fn: str, metric: str, matchers, window: str, labels=()) -> str:
     return f"sum{by(labels)}({rng(fn, metric, tuple(matchers), window)})"
 
 
-def errors_in_window(window: str) -> str:
-    """Errors counted over ``window``, like the ErrorSpike alert counts them.
-
-    ``increase()`` needs two samples, so an error series that first appears inside the window
-    (a new exception type: its counter starts at 1) would be missed; the second branch counts
-    such series' whole value.
-    """
-    cur = sel(ERRORS, INSTANCE)
-    before = f"{cur} offset {window}"
-    return (f"sum((increase({cur}[{window}]) and {before}) or ({cur} unless {before})) "
-            f"or vector(0)")
-
-
 def quantile(q: float, histogram: str, matchers, window: str = RATE, labels=()) -> str:
     group = ", ".join(("le", *labels))
     inner = rng("rate", f"{histogram}_bucket", tuple(matchers), window)
@@ -70,14 +57,6 @@ def share_within(histogram: str, seconds: float, buckets, matchers, window: str 
     num = summed("rate", f"{histogram}_bucket", (*matchers, le_matcher(seconds, buckets)), window)
     den = summed("rate", f"{histogram}_count", matchers, window)
     return f"{num} / {den}"
-
-
-def count_over(histogram: str, seconds: float, buckets, matchers, window: str) -> str:
-    """Number of observations above ``seconds`` in ``window`` (exact: it is a bucket edge)."""
-    total = summed("increase", f"{histogram}_count", matchers, window)
-    within = summed("increase", f"{histogram}_bucket",
-                    (*matchers, le_matcher(seconds, buckets)), window)
-    return f"{total} - {within}"
 
 
 def error_ratio(matchers, window: str, labels=()) -> str:

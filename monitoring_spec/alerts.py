@@ -14,6 +14,7 @@ __all__ = [
     "HIGH_ERROR_RATE_RATIO",
     "HIGH_ERROR_RATE_MIN_REQUESTS",
     "DB_SLOW_QUERY_SECONDS",
+    "COUNTER_HOLD",
     "FOR_GUIDE_COUNT",
     "FOR_GUIDE_RATIO",
     "CELERY_FAILURE_RATIO",
@@ -21,6 +22,8 @@ __all__ = [
     "CELERY_QUEUE_BACKLOG",
     "CACHE_HIT_RATIO_FLOOR",
     "CACHE_MIN_LOOKUPS",
+    "SECURITY_EVENTS_TICKET",
+    "SECURITY_EVENTS_FOR",
     "ENDPOINT_TARGET_MIN_REQUESTS",
     "GUIDE_ALERTS",
 ]
@@ -37,6 +40,10 @@ HIGH_ERROR_RATE_RATIO = 0.05  # HighErrorRate: 5xx share of all responses above 
 HIGH_ERROR_RATE_MIN_REQUESTS = 20  # ...only when at least this many requests came in the window
 DB_SLOW_QUERY_SECONDS = 0.5  # DatabaseIssues: any query slower than 500 ms
 
+# How long a counter's last value is held across failed scrapes (prometheus/rulesets/exact.py): the events of a
+# longer gap cannot be placed in time and count as history, not as new.
+COUNTER_HOLD = "10m"
+
 FOR_GUIDE_COUNT = "0m"  # ErrorSpike, DatabaseIssues: the 5-minute count already is the evidence
 FOR_GUIDE_RATIO = "1m"  # SlowTransactions, HighErrorRate: two evaluations a minute apart agree
 
@@ -48,6 +55,10 @@ CELERY_QUEUE_BACKLOG = 100  # CeleryQueueBacklog: more than this many messages w
 
 CACHE_HIT_RATIO_FLOOR = 0.5  # CacheHitRatioCollapse: hits / (hits + misses) below 50 % ...
 CACHE_MIN_LOOKUPS = 50  # ...only when at least this many cache reads came in ALERT_WINDOW
+
+SECURITY_EVENTS_TICKET = 100  # SuspiciousRequests: this many security events (forged hosts, CSRF failures,
+#                               oversized requests) in ALERT_WINDOW, for SECURITY_EVENTS_FOR: a ticket, never a page
+SECURITY_EVENTS_FOR = "10m"
 
 ENDPOINT_TARGET_MIN_REQUESTS = 30  # EndpointLatency*: an endpoint's average counts only from this many
 #                                    requests in ALERT_WINDOW (the averages are the target table's)

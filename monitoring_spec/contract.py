@@ -42,6 +42,13 @@ CELERY_QUEUE = "studio_celery_queue_length"
 ENROLLMENTS = "studio_enrollments_total"
 FORUM_POSTS = "studio_forum_posts_total"
 BUILD_INFO = "studio_build_info"
+SECURITY_EVENTS = "studio_security_events_total"  # what a client causes at will (django.security.*): not errors
+PROCESS_START = "process_start_time_seconds"  # when the target's counters began (a restart moves it)
+
+# Requests that are not user traffic: probes and Prometheus' own scrapes.  The request SLI (HighErrorRate,
+# SlowTransactions, the SLOs, the endpoint panels) leaves them out; the drills stay in (the fire drill
+# produces its conditions through them).
+PROBE_VIEWS = ("healthz", "readyz", "prometheus-django-metrics")
 
 # --- Dashboards ------------------------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import re
 
+from monitoring_spec.contract import PROBE_VIEWS
+
 
 def num(x: float) -> str:
     """A number as PromQL/YAML text: 10, 0.05, 14.4 (shortest exact form, no trailing .0)."""
@@ -50,6 +52,11 @@ def views_regex(views: tuple[str, ...]) -> str:
 
 def views_matcher(views: tuple[str, ...]) -> str:
     return f'view=~"{views_regex(views)}"'
+
+
+def user_traffic() -> str:
+    """The matcher that leaves probe traffic out of the request SLI (contract.PROBE_VIEWS)."""
+    return f'view!~"{views_regex(PROBE_VIEWS)}"'
 
 
 def duration_seconds(text: str) -> int:

@@ -19,12 +19,14 @@ import yaml
 import monitoring_spec as spec
 from monitoring_spec.contract import DASHBOARDS
 from monitoring_spec.promql import le_matcher, num
+from monitoring_spec.recorded import Names
 from monitoring_spec.routing import SEVERITY_CHANNELS
 from prometheus.generate import RULES_HEADER, TESTS_HEADER, render_all
 from prometheus.promtest.dsl import TEST_SCALE
 from prometheus.rulesets import all_alerts, recording_groups
+from prometheus.rulesets.exact import just_under
+from prometheus.rulesets.slo import burn_threshold
 from prometheus.rulesets.model import db_query_buckets
-from prometheus.rulesets.recording import Names
 from tests.fixtures.servers import system_tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +149,7 @@ def test_every_alert_is_unit_tested_firing_and_quiet(alert_rules):
     tested: dict[str, set[bool]] = {}
     for f in TESTS.glob("*.yml"):
         for case in yaml.safe_load(f.read_text())["tests"]:
-            for check in case["alert_rule_test"]:
+            for check in case.get("alert_rule_test", []):
                 tested.setdefault(check["alertname"], set()).add(bool(check["exp_alerts"]))
     for name in {r["alert"] for r in alert_rules}:
         expected = {True} if name == "Watchdog" else {True, False}
@@ -175,8 +177,7 @@ def test_guide_unit_tests_use_just_over_and_just_under_inputs():
 
 
 # The rule groups the guide's alerts need (the mutants leave the rest out: it keeps promtool quick).
-GUIDE_GROUPS = ("studio.recording.errors", "studio.recording.http", "studio.recording.database",
-                "studio.alerts.guide")
+GUIDE_GROUPS = ("studio.recording.counts", "studio.recording.rates", "studio.alerts.guide")
 
 
 def _mutant(alert: str | None, record: str | None, old: str, new: str) -> dict[str, str]:
@@ -200,7 +201,6 @@ def test_unit_tests_fail_when_a_guide_threshold_is_off_by_a_step(tmp_path):
     """A rule one step away from its threshold, either way, must fail `promtool test rules`."""
     t = spec
     scale = TEST_SCALE
-    names = Names(t)
     edges = t.REQUEST_LATENCY_BUCKETS
     db_edges = db_query_buckets(t)
 
@@ -222,9 +222,9 @@ def test_unit_tests_fail_when_a_guide_threshold_is_off_by_a_step(tmp_path):
         "HighErrorRate guard too low": ("HighErrorRate", None, f">= {num(m)}", f">= {num(m - 1)}"),
         "SlowTransactions too high": ("SlowTransactions", None, f"> {num(p)}", f"> {num(higher_edge(p, edges))}"),
         "SlowTransactions too low": ("SlowTransactions", None, f"> {num(p)}", f"> {num(lower_edge(p, edges))}"),
-        "DatabaseIssues edge too high": (None, names.db_slow, db_le,
+        "DatabaseIssues edge too high": (None, "instance:django_db_queries_within_threshold:sum", db_le,
                                          le_matcher(higher_edge(d, db_edges), db_edges)),
-        "DatabaseIssues edge too low": (None, names.db_slow, db_le,
+        "DatabaseIssues edge too low": (None, "instance:django_db_queries_within_threshold:sum", db_le,
                                         le_matcher(lower_edge(d, db_edges), db_edges)),
     }
     guide = yaml.safe_load((TESTS / "guide.yml").read_text())
@@ -262,8 +262,12 @@ def test_guide_alerts_have_the_guides_semantics(alert_rules, recording_rules):
     assert spike["expr"] == f"{names.errors} >= {num(t.ERROR_SPIKE_MIN_ERRORS)}"  # "10 or more"
     assert "for" not in spike
     (errors,) = rules_named(recording_rules, names.errors)
-    assert f"increase(studio_errors_total[{w}])" in errors["expr"]
-    assert f"studio_errors_total unless studio_errors_total offset {w}" in errors["expr"]  # new series count
+    # exact: the sum of the per-evaluation increments in (t - 5m, t], not increase()'s extrapolation
+    assert errors["expr"] == "sum (sum_over_time(instance:studio_errors:increments[4m59s999ms])) or vector(0)"
+    (per_target,) = rules_named(recording_rules, "instance:studio_errors:sum")
+    assert per_target["expr"] == "sum by (job, instance, source) (studio_errors_total)"
+    (held,) = rules_named(recording_rules, "instance:studio_errors:held")
+    assert held["expr"] == f"last_over_time(instance:studio_errors:sum[{t.COUNTER_HOLD}])"
 
     (slow,) = rules_named(alert_rules, "SlowTransactions")
     assert slow["expr"] == f"{names.latency_quantile} > {num(t.SLOW_TRANSACTION_P95_SECONDS)}"
@@ -271,22 +275,27 @@ def test_guide_alerts_have_the_guides_semantics(alert_rules, recording_rules):
     (p95,) = rules_named(recording_rules, names.latency_quantile)
     assert p95["expr"] == f"histogram_quantile({num(t.SLOW_TRANSACTION_QUANTILE)}, {names.le_latency})"
     (le,) = rules_named(recording_rules, names.le_latency)
-    assert le["expr"] == f"sum by (le) (rate(django_http_requests_latency_seconds_by_view_method_bucket[{w}]))"
+    assert le["expr"] == ("sum by (le) (rate(django_http_requests_latency_seconds_by_view_method_bucket"
+                          f'{{view!~"healthz|readyz|prometheus-django-metrics"}}[{w}]))')  # user requests
     assert t.SLOW_TRANSACTION_P95_SECONDS in t.REQUEST_LATENCY_BUCKETS  # exact, not interpolated
 
     (high,) = rules_named(alert_rules, "HighErrorRate")
     assert high["expr"] == (f"{names.responses_5xx_ratio} > {num(t.HIGH_ERROR_RATE_RATIO)}\nand\n"
                             f"{names.responses} >= {num(t.HIGH_ERROR_RATE_MIN_REQUESTS)}")
     assert high["for"] == "1m"
-    (five,) = rules_named(recording_rules, names.responses_5xx)
-    assert 'status=~"5.."' in five["expr"] and f"[{w}]" in five["expr"]
+    (five,) = rules_named(recording_rules, "instance:django_http_responses_5xx:sum")
+    assert five["expr"] == ('sum by (job, instance) (django_http_responses_total_by_status_view_method_total'
+                            '{view!~"healthz|readyz|prometheus-django-metrics", status=~"5.."})')
 
     (db,) = rules_named(alert_rules, "DatabaseIssues")
     assert db["expr"] == f"{names.db_slow} >= 1"  # any query
     assert "for" not in db
     (slow_q,) = rules_named(recording_rules, names.db_slow)
-    assert f'le="{t.DB_SLOW_QUERY_SECONDS!r}"' in slow_q["expr"]  # the 0.5 s bucket edge
-    assert "django_db_query_duration_seconds_count" in slow_q["expr"]
+    assert slow_q["expr"] == (
+        "sum by (alias, vendor) (sum_over_time(instance:django_db_queries:increments[4m59s999ms]))\n-\n"
+        "sum by (alias, vendor) (sum_over_time(instance:django_db_queries_within_threshold:increments[4m59s999ms]))")
+    (within,) = rules_named(recording_rules, "instance:django_db_queries_within_threshold:sum")
+    assert f'le="{t.DB_SLOW_QUERY_SECONDS!r}"' in within["expr"]  # the 0.5 s bucket edge
     assert t.DB_SLOW_QUERY_SECONDS in db_query_buckets(t) == t.REQUEST_LATENCY_BUCKETS  # django-prometheus's
 
 
@@ -372,6 +381,7 @@ def perturbed_spec() -> types.ModuleType:
     t.CACHE_HIT_RATIO_FLOOR = spec.CACHE_HIT_RATIO_FLOOR - 0.077
     t.CACHE_MIN_LOOKUPS = spec.CACHE_MIN_LOOKUPS + 17
     t.ENDPOINT_TARGET_MIN_REQUESTS = spec.ENDPOINT_TARGET_MIN_REQUESTS + 19
+    t.SECURITY_EVENTS_TICKET = spec.SECURITY_EVENTS_TICKET + 23
     t.SLO_AVAILABILITY_OBJECTIVE = 0.9993
     t.SLO_LATENCY_OBJECTIVE = 0.97
     t.SLO_BURN_RATE_WINDOWS = tuple(dataclasses.replace(b, factor=b.factor + 0.7)
@@ -395,6 +405,8 @@ def expected_numbers(t, rule) -> set[float]:
         return {1}  # "any query"; the threshold is the bucket edge in the recording rule
     if name == "CeleryTaskFailureRatioHigh":
         return {t.CELERY_FAILURE_RATIO, t.CELERY_FAILURE_MIN_TASKS}
+    if name == "SuspiciousRequests":
+        return {t.SECURITY_EVENTS_TICKET}
     if name == "CeleryQueueBacklog":
         return {t.CELERY_QUEUE_BACKLOG}
     if name == "CacheHitRatioCollapse":
@@ -406,7 +418,7 @@ def expected_numbers(t, rule) -> set[float]:
     if name in ("AvailabilityErrorBudgetBurn", "LatencyErrorBudgetBurn"):
         (b,) = [b for b in t.SLO_BURN_RATE_WINDOWS if b.long == rule.labels["long"]]
         objective = t.SLO_AVAILABILITY_OBJECTIVE if name.startswith("Availability") else t.SLO_LATENCY_OBJECTIVE
-        return {b.factor, 1, objective}
+        return {float(burn_threshold(b.factor, objective))}
     if name in ("TargetDown", "RedisDown"):
         return {0}
     if name in ("StudioAppDown", "Watchdog"):
@@ -437,8 +449,8 @@ def test_recording_rules_follow_the_spec():
         assert le_matcher(t.DB_SLOW_QUERY_SECONDS, db_query_buckets(t)) in text
         for target in t.TARGETS:
             assert le_matcher(target.target_ms / 1000, t.REQUEST_LATENCY_BUCKETS) in text
-        for b in t.SLO_BURN_RATE_WINDOWS:
-            assert f"[{b.long}]" in text and f"[{b.short}]" in text
+        for b in t.SLO_BURN_RATE_WINDOWS:  # exact counts over (t - window, t]
+            assert f"[{just_under(b.long)}]" in text and f"[{just_under(b.short)}]" in text
     other = perturbed_spec()
     text = "\n".join(r.expr for g in recording_groups(other) for r in g.rules if g.name != "studio.recording.slo")
     assert f"[{spec.ALERT_WINDOW}]" not in text

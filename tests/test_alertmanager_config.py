@@ -38,6 +38,7 @@ EXPECTED_RECEIVERS = {
     ("StudioAppDown", "page"): "email,slack,pagerduty",
     ("TargetDown", "warning"): "email,slack",
     ("RedisDown", "warning"): "email,slack",
+    ("SuspiciousRequests", "ticket"): "email",
     ("CeleryTaskFailureRatioHigh", "warning"): "email,slack",
     ("CeleryQueueBacklog", "warning"): "email,slack",
     ("CacheHitRatioCollapse", "warning"): "email,slack",

@@ -77,7 +77,9 @@ def _check_thresholds_in(built: dict[str, dict]) -> None:
             assert [s["color"] for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]] \
                 == ["green", "yellow", "orange", "red"]
             views = "|".join(target.views)
-            assert all(f'view=~"{views}"' in tg["expr"] for tg in panel["targets"])
+            # its own views, or the alert's recorded series of this endpoint
+            assert all(f'view=~"{views}"' in tg["expr"] or f'{{endpoint="{target.key}"}}' in tg["expr"]
+                       for tg in panel["targets"])
 
     database = built["database.json"]
     slow_db = _find(database, f"over {t.ms(t.DB_SLOW_QUERY_SECONDS):g} ms")

@@ -27,6 +27,7 @@ def test_error_spike_crosses_the_count_without_a_5xx_rate():
 def test_error_rate_crosses_the_ratio_whatever_the_recent_traffic(recent):
     paths = plan("error-rate", recent)
     n_err = errors(paths)
+    assert not {"/healthz", "/readyz", "/metrics"} & set(paths), "probes are not user traffic: the SLI leaves them out"
     total = recent + len(paths)
     assert total >= spec.HIGH_ERROR_RATE_MIN_REQUESTS
     assert n_err / total > spec.HIGH_ERROR_RATE_RATIO * 1.5

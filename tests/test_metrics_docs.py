@@ -63,6 +63,14 @@ def test_every_registered_metric_is_documented_and_every_documented_one_exists()
         assert docs[name]["meaning"] and docs[name]["jobs"] <= {"app", "worker"}, name
 
 
+def test_the_process_start_gauge_is_documented_as_its_collector_describes_it():
+    from observability.process_start import ProcessStartCollector
+
+    family = ProcessStartCollector().describe()[0]  # not a studio_ name: exported in multiprocess mode only
+    row = documented()[family.name]
+    assert (row["type"], row["labels"], row["jobs"]) == (family.type, set(), {"app", "worker"})
+
+
 def test_the_checker_notices_a_missing_and_an_invented_metric(tmp_path):
     text = DOC.read_text()
     broken = tmp_path / "metrics.md"

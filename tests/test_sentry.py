@@ -207,6 +207,18 @@ def test_exception_is_not_reported_twice_as_5xx(sentry):
     assert len(server.payloads("event")) == 1
 
 
+def test_security_records_are_no_events(sentry):
+    """A forged Host header, logged at ERROR on django.security.DisallowedHost: any client can send it, so
+    no event (studio_security_events_total counts it); the next real error is the only event."""
+    server = sentry()
+    assert request("get", "/healthz", HTTP_HOST="evil.example").status_code == 400
+    assert request("get", "/_drill/error/").status_code == 500
+    server.wait_for_event(lambda e: "DrillError" in exception_types(e))
+    sentry_sdk.flush(timeout=5)
+    events = server.payloads("event")
+    assert len(events) == 1 and not any(str(e.get("logger", "")).startswith("django.security") for e in events)
+
+
 def test_error_log_record_becomes_an_event_with_its_extra(sentry, alice):
     server = sentry()
     user, token = alice

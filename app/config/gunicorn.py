@@ -2,7 +2,9 @@
 
 Multiprocess Prometheus metrics: PROMETHEUS_MULTIPROC_DIR must exist and be empty when the
 master starts (stale files from a previous run would be summed in), and a dead worker's live
-gauges must be marked so they stop counting.
+gauges must be marked so they stop counting.  The moment the master wipes the directory is when
+this target's counters begin: process_start_time_seconds on /metrics (observability.process_start),
+the same for every worker, respawned ones included, since they inherit the master's environment.
 """
 import os
 import shutil
@@ -30,8 +32,13 @@ control_socket_disable = True
 def on_starting(server):
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
+        from observability import process_start
+
         shutil.rmtree(path, ignore_errors=True)
         Path(path).mkdir(parents=True, exist_ok=True)
+        # Once, in the master, before any worker is forked: a worker gunicorn respawns must report the
+        # same start (the counts of the one it replaces stay in the directory); only a new master moves it.
+        process_start.mark_counters_start()
 
 
 def child_exit(server, worker):

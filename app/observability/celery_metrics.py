@@ -12,7 +12,8 @@ The worker serves its own metrics over HTTP on CELERY_METRICS_ADDR:CELERY_METRIC
 prefork children write to PROMETHEUS_MULTIPROC_DIR (the worker's own directory, not gunicorn's) and
 every scrape sums their files, those of children that have exited included, so totals stay exact
 when a child is replaced.  studio_celery_queue_length{queue} is read at scrape time with LLEN on the
-Redis broker (0 when the key is absent: an empty queue has no key).
+Redis broker (0 when the key is absent: an empty queue has no key).  process_start_time_seconds is the
+main process's start: the counters of this target begin with it (observability.process_start).
 
 The Celery app is handed in by config/celery.py (``install(app)``), which owns it: this package
 never imports config, so the app's module can import this one without a cycle.
@@ -28,7 +29,7 @@ from time import perf_counter
 
 from celery import signals
 
-from observability import errors, labels, metrics
+from observability import errors, labels, metrics, process_start
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +93,15 @@ def on_task_retry(sender=None, **kwargs):
 def worker_registry(app, path: str | None):
     from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
+    collectors = [metrics.BUILD_INFO, metrics.QueueLengthCollector(app)]
     if path:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=path)
+        # No process collector on a multiprocess registry; REGISTRY's already exports the same name.
+        collectors.append(process_start.ProcessStartCollector())
     else:  # solo or threads pool: the tasks run in this very process
         registry = REGISTRY
-    for collector in (metrics.BUILD_INFO, metrics.QueueLengthCollector(app)):
+    for collector in collectors:
         try:
             registry.register(collector)
         except ValueError:  # already there (REGISTRY, a second worker_init)
@@ -137,6 +141,9 @@ def on_worker_init(sender=None, **kwargs):
     if path:
         os.makedirs(path, exist_ok=True)
         remove_stale_files(path)
+        # This main process's start, whatever its launcher's environment held: the scrape it answers
+        # sums the files of children forked from it, and a replaced child's counts stay in the directory.
+        process_start.mark_counters_start(process_start.own_start_time())
     elif getattr(sender, "pool_cls", None) is not None and "prefork" in str(sender.pool_cls).lower():
         logger.warning("PROMETHEUS_MULTIPROC_DIR is not set: the prefork children's task metrics "
                        "cannot be exported on the worker's /metrics")

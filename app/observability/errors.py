@@ -11,6 +11,12 @@ Sources, mirroring what the Sentry SDK reports (observability/sentry.py):
   django.request, and Celery every task failure on celery.app.trace, so counting those would
   count one error twice.
 
+Not errors: the records of Django's security loggers (django.security.*: DisallowedHost for a forged
+Host header, RequestDataTooBig, TooManyFieldsSent, other SuspiciousOperations at ERROR, CSRF failures
+at WARNING).  Any anonymous client causes them at will, with nothing wrong in the system, so they
+count in studio_security_events_total{event} instead, whatever their level, and Sentry drops them
+too (observability.sentry.before_send).
+
 An exception is marked when counted: when code logs an exception and re-raises it (or a task logs
 and fails), the second sighting is not counted -- Sentry's DedupeIntegration drops it too.
 
@@ -28,7 +34,13 @@ import threading
 import time
 
 from observability import metrics
-from observability.labels import country_label, exception_label
+from observability.labels import (
+    SECURITY_LOGGER,
+    country_label,
+    exception_label,
+    is_security_logger,
+    security_event_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +58,7 @@ IGNORED_LOGGERS = frozenset({
 _MARK = "_studio_error_counted"
 _error_children: dict[tuple[str, str], object] = {}
 _country_children: dict[str, object] = {}
+_security_children: dict[str, object] = {}  # logger name -> its event's child (the names are Django's)
 _local = threading.local()
 
 
@@ -196,8 +209,23 @@ def count_unexplained_5xx(request, response) -> None:
     record_error("request", None, request)
 
 
+def count_security_event(logger_name: str) -> None:
+    child = _security_children.get(logger_name)
+    if child is None:
+        child = metrics.SECURITY_EVENTS.labels(security_event_label(logger_name))
+        if len(_security_children) < 1_000:  # logger names come from code, but any code may name one
+            _security_children[logger_name] = child
+    child.inc()
+
+
 def _count_log_record(record: logging.LogRecord) -> None:
-    if record.name in IGNORED_LOGGERS or getattr(_local, "busy", False):
+    if is_security_logger(record.name):  # a client's doing, not an error (see the module's docstring)
+        try:
+            count_security_event(record.name)
+        except Exception:  # counting must never break logging
+            pass
+        return
+    if record.levelno < logging.ERROR or record.name in IGNORED_LOGGERS or getattr(_local, "busy", False):
         return
     _local.busy = True  # a log record emitted while counting (Redis client, ...) is not counted
     try:
@@ -211,7 +239,8 @@ def _count_log_record(record: logging.LogRecord) -> None:
 
 
 def install_log_hook() -> None:
-    """Count ERROR records however logging is configured (idempotent).
+    """Count ERROR records, and every record of the security loggers, however logging is configured
+    (idempotent).
 
     Monkeypatch, for the reason the Sentry SDK patches the same method: a handler on the root
     logger misses loggers with propagate=False (Celery's task loggers) and is removed when Celery
@@ -225,7 +254,7 @@ def install_log_hook() -> None:
         try:
             return original(self, record)
         finally:
-            if record.levelno >= logging.ERROR:
+            if record.levelno >= logging.ERROR or record.name.startswith(SECURITY_LOGGER):
                 _count_log_record(record)
 
     callHandlers._studio_counts_errors = True

@@ -1,6 +1,7 @@
 """Installs the metrics instrumentation in a process (ObservabilityConfig.ready(); idempotent).
 
-* counts ERROR log records and unhandled request exceptions (observability.errors);
+* counts ERROR log records and unhandled request exceptions, and the records of Django's security
+  loggers apart, as security events (observability.errors);
 * creates the known label sets at zero, including every Celery task name and the project's own
   exception classes (the task modules and the URLconf are imported here, as the worker and the first
   request would, so that their names are known before the first event); the task names are those of

@@ -8,7 +8,8 @@ above computes get it through their constructor), so everything that counts may 
 
 Label values are bounded: view names (or "<unnamed view>"), methods, statuses, task names, cache
 operations and results, error sources, exception classes (the project's own, or the nearest
-well-known base class: observability.labels.exception_label) and ISO 3166 country codes (anything else is "unknown").
+well-known base class: observability.labels.exception_label), ISO 3166 country codes (anything else is "unknown")
+and Django's security logger names (anything else is "other": observability.labels.security_event_label).
 Label sets whose values are known are created at zero when the process starts
 (observability.labels.initialise), so that rate() and increase() see the very first event.
 
@@ -61,7 +62,8 @@ CACHE_OPERATIONS = {
 ERRORS = Counter(
     contract.ERRORS,
     "Errors Sentry would capture: unhandled request exceptions and 5xx responses (source=request), "
-    "Celery task failures (source=task), ERROR log records (source=log); each error once.",
+    "Celery task failures (source=task), ERROR log records (source=log; not those of django.security.*, "
+    "studio_security_events_total); each error once.",
     ["source", "exception"],
 )
 ERRORS_BY_COUNTRY = Counter(
@@ -69,6 +71,14 @@ ERRORS_BY_COUNTRY = Counter(
     "Errors raised or logged while serving a request, by the ISO 3166 alpha-2 country of the client "
     "(settings.METRICS_COUNTRY_HEADER); unknown when absent or not a code.",
     ["country"],
+)
+# Not errors: what any client can cause at will, with no fault in the system (a forged Host header, an
+# oversized body, a CSRF failure).  Counted apart so that they cannot page anyone through ErrorSpike.
+SECURITY_EVENTS = Counter(
+    contract.SECURITY_EVENTS,
+    "Records of Django's django.security.* loggers (SuspiciousOperation and its subclasses, CSRF failures), "
+    "by the logger's last component; not counted in studio_errors_total.",
+    ["event"],
 )
 
 # --- Requests ---------------------------------------------------------------------------------

@@ -9,20 +9,28 @@ and remembers the request for observability.errors (country and user of an error
 
 PrometheusAfterMiddleware is django-prometheus' own, with label children cached (bounded) and the
 method label bounded: django-prometheus puts the raw request method on its latency histogram, so
-"BREW /" would make a new series per invented method.
+"BREW /" would make a new series per invented method.  When it is loaded (the first thing a web
+process does with its WSGI handler, before any request) it creates the status="500" series of every
+named view and the methods it serves at zero (observability.labels.initialise_view_responses), so the
+first 500 of a view is visible to rate(); only web processes load middleware, so the Celery worker's
+scrape does not carry django_http_* series for views it never serves.
 """
 from __future__ import annotations
 
+import logging
 from time import perf_counter
 
 from django.db import connection
 from django_prometheus import middleware as dp_middleware
 
-from observability import errors, metrics
+from observability import errors, labels, metrics
+
+logger = logging.getLogger(__name__)
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PATCH"})
 INVALID_METHOD = "<invalid method>"  # django-prometheus' own label for these
 _MAX_CACHED_CHILDREN = 5_000
+_views_initialised: set[int] = set()  # ids of the response counters whose per-view series exist
 
 
 class QueryTally:
@@ -82,6 +90,13 @@ class PrometheusAfterMiddleware(dp_middleware.PrometheusAfterMiddleware):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._children: dict[tuple, object] = {}
+        responses = self.metrics.responses_by_status_view_method
+        if id(responses) not in _views_initialised:  # once per process (each test client loads middleware)
+            _views_initialised.add(id(responses))
+            try:
+                labels.initialise_view_responses(responses, labels.known_views())
+            except Exception:  # a broken URLconf is Django's to report, at the first request
+                logger.debug("per-view response series not created at zero", exc_info=True)
 
     def label_metric(self, metric, request, response=None, **labels):
         if not labels:

@@ -26,6 +26,7 @@ from sentry_sdk.utils import BadDsn
 
 from observability import scrubbing
 from observability.context import user_event_processor
+from observability.labels import is_security_logger
 
 _state: dict[str, Any] = {"initialised": False, "processor": False}
 
@@ -62,6 +63,16 @@ def scrub_event(event: dict, hint: dict | None = None) -> dict:
     return event
 
 
+def before_send(event: dict, hint: dict | None = None) -> dict | None:
+    """Drop the events of Django's security loggers (django.security.*, which the LoggingIntegration
+    turns into error events: DisallowedHost, RequestDataTooBig, ...): any client causes them at will,
+    they are no fault of the system, and studio_security_events_total counts them.  Their records stay
+    breadcrumbs of later events.  Scrub everything else (scrub_event)."""
+    if is_security_logger(str(event.get("logger") or "")):
+        return None
+    return scrub_event(event, hint)
+
+
 def sentry_options(settings: Any) -> dict:
     """The keyword arguments of sentry_sdk.init(), from Django settings (or any object with them)."""
     return dict(
@@ -82,7 +93,7 @@ def sentry_options(settings: Any) -> dict:
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),  # breadcrumbs / events
             StdlibIntegration(),  # outgoing HTTP (http.client, urllib3) as spans
         ],
-        before_send=scrub_event,
+        before_send=before_send,
         before_send_transaction=scrub_event,
         transport=_transport_class(settings.SENTRY_TRANSPORT_TIMEOUT),
         shutdown_timeout=settings.SENTRY_SHUTDOWN_TIMEOUT,

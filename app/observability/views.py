@@ -10,7 +10,10 @@ in development only) and answers 403 otherwise.  Refusals are JSON: 401 (token m
 with WWW-Authenticate), 403 (address not allowed, or nothing configured), 503 (token file unreadable).
 
 In multiprocess mode (PROMETHEUS_MULTIPROC_DIR, i.e. under gunicorn) every scrape sums all worker
-processes' files, as django-prometheus' own view does, plus the scrape-time collectors.
+processes' files, as django-prometheus' own view does, plus the scrape-time collectors and
+process_start_time_seconds: the start of the counters, i.e. the gunicorn master's, not the answering
+worker's (observability.process_start; in single-process mode the default registry's process collector
+exports it).
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import multiprocess
 
 from core.api import error_response
-from observability import errors, metrics
+from observability import errors, metrics, process_start
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +129,7 @@ def registry() -> prometheus_client.CollectorRegistry:
         multiprocess.MultiProcessCollector(reg)
         for collector in WEB_SCRAPE_COLLECTORS:
             reg.register(collector)
+        reg.register(process_start.ProcessStartCollector())
         return reg
     return prometheus_client.REGISTRY  # the scrape-time collectors are registered on it (apps.py)
 

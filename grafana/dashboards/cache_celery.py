@@ -6,9 +6,8 @@ import monitoring_spec as spec
 from grafana import panels as ui
 from grafana import queries as pq
 from monitoring_spec import contract as metric
+from monitoring_spec.recorded import Names
 
-REDIS_HITS = "redis_keyspace_hits_total"
-REDIS_MISSES = "redis_keyspace_misses_total"
 UP_MAPPING = [
     {
         "type": "value",
@@ -17,27 +16,9 @@ UP_MAPPING = [
 ]
 
 
-def app_hit_ratio(window: str) -> str:
-    hits = pq.summed("rate", metric.CACHE_OPS, (pq.INSTANCE, 'result="hit"'), window)
-    lookups = pq.summed("rate", metric.CACHE_OPS, (pq.INSTANCE, 'result=~"hit|miss"'), window)
-    return f"{hits} / {lookups}"
-
-
-def redis_hit_ratio(window: str) -> str:
-    hits = pq.summed("rate", REDIS_HITS, (), window)
-    misses = pq.summed("rate", REDIS_MISSES, (), window)
-    return f"{hits} / ({hits} + {misses})"
-
-
-def failure_ratio(window: str, labels=("task",)) -> str:
-    tasks = (pq.INSTANCE, pq.TASK)
-    failed = pq.summed("rate", metric.CELERY_FAILED, tasks, window, labels)
-    succeeded = pq.summed("rate", metric.CELERY_SUCCEEDED, tasks, window, labels)
-    return f"{failed} / ({failed} + {succeeded})"
-
-
 def build():
     t = spec
+    rec = Names(t)
     floor = t.CACHE_HIT_RATIO_FLOOR
     backlog = t.CELERY_QUEUE_BACKLOG
     fail_ratio = t.CELERY_FAILURE_RATIO
@@ -52,19 +33,19 @@ def build():
         [
             ui.stat(
                 f"App cache hit ratio ({win})",
-                [ui.q(app_hit_ratio(win))],
+                [ui.q(rec.cache_hit_ratio)],
                 unit="percentunit",
                 decimals=1,
                 steps_=hit_steps,
                 description=(
                     "hits / (hits + misses) of the app's cache reads "
-                    "(studio_cache_operations_total). Red below "
+                    f"(studio_cache_operations_total): {ui.ALERT_NUMBER}. Red below "
                     f"{pq.percent_text(floor)} (CacheHitRatioCollapse alert)."
                 ),
             ),
             ui.stat(
                 f"Redis hit ratio ({win})",
-                [ui.q(redis_hit_ratio(win))],
+                [ui.q(rec.redis_hit_ratio)],
                 unit="percentunit",
                 decimals=1,
                 steps_=hit_steps,
@@ -118,8 +99,8 @@ def build():
         ui.timeseries(
             "Cache hit ratio",
             [
-                ui.q(app_hit_ratio(pq.RATE), "app (django cache)", ref="A"),
-                ui.q(redis_hit_ratio(pq.RATE), "Redis keyspace", ref="B"),
+                ui.q(rec.cache_hit_ratio, f"app (django cache, {win})", ref="A"),
+                ui.q(rec.redis_hit_ratio, f"Redis keyspace ({win})", ref="B"),
             ],
             unit="percentunit",
             min_=0,
@@ -127,6 +108,7 @@ def build():
             steps_=hit_steps,
             threshold_style="dashed",
             description=(
+                f"Hit ratios in a sliding {win} window; the app's is {ui.ALERT_NUMBER}. "
                 f"Dashed line: the CacheHitRatioCollapse floor ({pq.percent_text(floor)}), "
                 f"which the alert applies to the app cache."
             ),
@@ -222,7 +204,7 @@ def build():
     lay.add(
         ui.timeseries(
             "Task runtime P95 by task",
-            [ui.q(pq.quantile(pq.P95, metric.CELERY_RUNTIME, tasks, labels=("task",)), "{{task}}")],
+            [ui.q(rec.celery_runtime_quantile, "{{task}}")],
             unit="s",
             min_=0,
             legend_calcs=("mean", "max"),
@@ -264,13 +246,13 @@ def build():
     lay.add(
         ui.timeseries(
             "Failure ratio by task",
-            [ui.q(f"{failure_ratio(pq.RATE)} > 0", "{{task}}")],
+            [ui.q(f"{rec.celery_failed_ratio} > 0", "{{task}}")],
             unit="percentunit",
             min_=0,
             steps_=ui.above(fail_ratio),
             threshold_style="dashed",
             description=(
-                f"failed / (failed + succeeded) per task. Dashed line: the "
+                f"failed / (failed + succeeded) runs per task in a sliding {win} window: {ui.ALERT_NUMBER}. Dashed line: the "
                 f"CeleryTaskFailureRatioHigh threshold ({pq.percent_text(fail_ratio)})."
             ),
         ),

@@ -6,15 +6,16 @@ import monitoring_spec as spec
 from grafana import panels as ui
 from grafana import queries as pq
 from monitoring_spec import contract as metric
+from monitoring_spec.recorded import Names
 
 
 def build():
     t = spec
+    rec = Names(t)
     win = pq.alert_window()
     inst = (pq.INSTANCE,)
     app = (pq.INSTANCE, pq.VIEW)
     slow = t.DB_SLOW_QUERY_SECONDS
-    buckets = t.DB_QUERY_BUCKETS
     by_view = ("view",)
 
     lay = ui.Layout()
@@ -35,11 +36,11 @@ def build():
             ),
             ui.stat(
                 f"Queries over {pq.ms_text(slow)} (last {win})",
-                [ui.q(f"{pq.count_over(metric.DB_DURATION, slow, buckets, inst, win)} or vector(0)")],
+                [ui.q(f"sum({rec.db_slow}) or vector(0)")],
                 decimals=0,
                 steps_=ui.above(pq.ANY),
                 description=(
-                    f"Queries slower than {pq.ms_text(slow)} (exact: it is a bucket edge). "
+                    f"Queries slower than {pq.ms_text(slow)} (exact: it is a bucket edge): {ui.ALERT_NUMBER}. "
                     f"Any is red: the DatabaseIssues alert fires on a single one."
                 ),
             ),
@@ -96,14 +97,14 @@ def build():
     )
     lay.add(
         ui.timeseries(
-            f"Queries over {pq.ms_text(slow)}",
-            [ui.q(pq.count_over(metric.DB_DURATION, slow, buckets, inst, pq.RATE), "slow queries")],
+            f"Queries over {pq.ms_text(slow)} (per {win})",
+            [ui.q(rec.db_slow, "{{alias}} ({{vendor}})")],
             bars=True,
             fill=80,
             min_=0,
             steps_=ui.above(pq.ANY),
             threshold_style="dashed",
-            description=f"Number of queries slower than {pq.ms_text(slow)} in each interval.",
+            description=f"Queries slower than {pq.ms_text(slow)} in a sliding {win} window, by database: {ui.ALERT_NUMBER}.",
         ),
         w=8,
         h=9,

@@ -6,10 +6,13 @@ import monitoring_spec as spec
 from grafana import panels as ui
 from grafana import queries as pq
 from monitoring_spec import contract as metric
+from monitoring_spec.recorded import Names
 
 
 def build():
     t = spec
+    rec = Names(t)
+    win = pq.alert_window()
     buckets = t.REQUEST_LATENCY_BUCKETS
     slo = t.SLO_LATENCY_OBJECTIVE
 
@@ -129,7 +132,8 @@ def build():
             ui.timeseries(
                 "Average and P95 over time",
                 [
-                    ui.q(pq.average(metric.REQ_LATENCY, m), "average", ref="A"),
+                    # the EndpointLatency* tickets' number: the GET average over the alert window, all instances
+                    ui.q(f'{rec.endpoint_latency_avg}{{endpoint="{target.key}"}}', f"average ({win}, GET)", ref="A"),
                     ui.q(pq.quantile(pq.P95, metric.REQ_LATENCY, m), "P95", ref="B"),
                     ui.q(pq.summed("rate", metric.REQUESTS, m, pq.RATE), "requests/s", ref="C"),
                 ],

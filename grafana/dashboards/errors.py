@@ -6,26 +6,30 @@ import monitoring_spec as spec
 from grafana import panels as ui
 from grafana import queries as pq
 from monitoring_spec import contract as metric
+from monitoring_spec.recorded import Names
 
 
 def build():
     t = spec
+    rec = Names(t)
     win = pq.alert_window()
     inst = (pq.INSTANCE,)
     app = (pq.INSTANCE, pq.VIEW)
     spike = t.ERROR_SPIKE_MIN_ERRORS
     ratio = t.HIGH_ERROR_RATE_RATIO
-    in_window = pq.errors_in_window(win)
 
     lay = ui.Layout()
     lay.fill(
         [
             ui.stat(
                 f"Errors in last {win}",
-                [ui.q(in_window)],
+                [ui.q(rec.errors)],
                 decimals=0,
                 steps_=ui.above(spike),
-                description=(f"All errors (requests, Celery tasks, error logs). Red at {spike} or more: the ErrorSpike alert."),
+                description=(
+                    f"All errors (requests, Celery tasks, error logs), exactly counted: {ui.ALERT_NUMBER}. Red at "
+                    f"{spike} or more: the ErrorSpike alert."
+                ),
             ),
             ui.stat(
                 "Errors per minute",
@@ -44,11 +48,14 @@ def build():
             ),
             ui.stat(
                 f"5xx error rate ({win})",
-                [ui.q(pq.error_ratio(app, win))],
+                [ui.q(rec.responses_5xx_ratio)],
                 unit="percentunit",
                 decimals=2,
                 steps_=ui.above(ratio),
-                description=f"Red above {pq.percent_text(ratio)}: the HighErrorRate alert.",
+                description=(
+                    f"5xx share of user responses: {ui.ALERT_NUMBER}. Red above {pq.percent_text(ratio)}: the "
+                    "HighErrorRate alert."
+                ),
             ),
             ui.stat(
                 f"Failed tasks (last {win})",
@@ -71,13 +78,16 @@ def build():
     lay.row("Error sources and types")
     lay.add(
         ui.timeseries(
-            "Errors per minute by source",
-            [ui.q(f"{pq.summed('rate', metric.ERRORS, inst, pq.RATE, ('source',))} * 60", "{{source}}")],
+            f"Errors by source (per {win})",
+            [ui.q(rec.errors_by_source, "{{source}}")],
             stack=True,
             bars=True,
             fill=80,
             min_=0,
-            description="source: request (unhandled exception in a view), task (Celery), log (logger.error and above).",
+            description=(
+                "source: request (unhandled exception in a view), task (Celery), log (logger.error and above). "
+                f"Stacked, they are ErrorSpike's count: {ui.ALERT_NUMBER}."
+            ),
         ),
         w=8,
         h=9,
@@ -115,9 +125,9 @@ def build():
         ui.timeseries(
             f"Error trend (errors per {win})",
             [
-                ui.q(in_window, "now", ref="A"),
-                ui.q(f"sum(increase({metric.ERRORS}{{{pq.INSTANCE}}}[{win}] offset 1d))", "1 day earlier", ref="B"),
-                ui.q(f"sum(increase({metric.ERRORS}{{{pq.INSTANCE}}}[{win}] offset 7d))", "1 week earlier", ref="C"),
+                ui.q(rec.errors, "now", ref="A"),
+                ui.q(f"{rec.errors} offset 1d", "1 day earlier", ref="B"),
+                ui.q(f"{rec.errors} offset 7d", "1 week earlier", ref="C"),
             ],
             steps_=ui.above(spike),
             threshold_style="dashed",
@@ -129,7 +139,7 @@ def build():
                 }
             ],
             description=(
-                f"Dashed line: the ErrorSpike threshold ({spike} errors in {win}); "
+                f"Errors in {win}, {ui.ALERT_NUMBER}. Dashed line: the ErrorSpike threshold ({spike} errors in {win}); "
                 f"the same window a day and a week earlier for comparison."
             ),
         ),
@@ -234,6 +244,35 @@ def build():
         ),
         w=8,
         h=11,
+    )
+
+    lay.row("Security events (not errors: what a client causes at will)")
+    lay.add(
+        ui.stat(
+            f"Security events (last {win})",
+            [ui.q(f"sum({rec.security_events}) or vector(0)")],
+            decimals=0,
+            steps_=ui.above(t.SECURITY_EVENTS_TICKET, bad="orange"),
+            description=(
+                "Requests Django refused as suspicious: forged Host headers, CSRF failures, oversized or malformed "
+                f"requests (studio_security_events_total): {ui.ALERT_NUMBER}. Never part of the error count; orange "
+                f"from {t.SECURITY_EVENTS_TICKET}, the SuspiciousRequests ticket."
+            ),
+        ),
+        w=6,
+        h=8,
+    )
+    lay.add(
+        ui.timeseries(
+            f"Security events by kind (per {win})",
+            [ui.q(rec.security_events, "{{event}}")],
+            steps_=ui.above(t.SECURITY_EVENTS_TICKET, bad="orange"),
+            threshold_style="dashed",
+            min_=0,
+            description="DisallowedHost, csrf, RequestDataTooBig, ...: the django.security logger each came from.",
+        ),
+        w=18,
+        h=8,
     )
 
     return ui.dashboard(

@@ -6,10 +6,12 @@ import monitoring_spec as spec
 from grafana import panels as ui
 from grafana import queries as pq
 from monitoring_spec import contract as metric
+from monitoring_spec.recorded import Names
 
 
 def build():
     t = spec
+    rec = Names(t)
     win = pq.alert_window()
     app = (pq.INSTANCE, pq.VIEW)
     slow = t.SLOW_TRANSACTION_P95_SECONDS
@@ -29,34 +31,35 @@ def build():
             ),
             ui.stat(
                 "Error rate (5xx share)",
-                [ui.q(pq.error_ratio(app, win))],
+                [ui.q(rec.responses_5xx_ratio)],
                 unit="percentunit",
                 decimals=2,
                 steps_=ui.above(t.HIGH_ERROR_RATE_RATIO),
                 description=(
-                    f"5xx responses / all responses over the last {win}. Red above "
-                    f"{pq.percent_text(t.HIGH_ERROR_RATE_RATIO)} (HighErrorRate alert)."
+                    f"5xx share of user responses (probes and scrapes left out) over the last {win}: {ui.ALERT_NUMBER}. "
+                    f"Red above {pq.percent_text(t.HIGH_ERROR_RATE_RATIO)} (HighErrorRate alert)."
                 ),
                 links=[ui.link_to("errors", with_view=True)],
             ),
             ui.stat(
                 f"Errors in last {win}",
-                [ui.q(pq.errors_in_window(win))],
+                [ui.q(rec.errors)],
                 decimals=0,
                 steps_=ui.above(t.ERROR_SPIKE_MIN_ERRORS),
                 description=(
-                    f"Errors from requests, tasks and logs (studio_errors_total). Red at "
+                    f"Errors from requests, tasks and logs (studio_errors_total), exactly counted: {ui.ALERT_NUMBER}. Red at "
                     f"{t.ERROR_SPIKE_MIN_ERRORS} or more (ErrorSpike alert)."
                 ),
                 links=[ui.link_to("errors")],
             ),
             ui.stat(
                 f"{pq.quantile_name(slow_q)} latency ({win})",
-                [ui.q(pq.quantile(slow_q, metric.REQ_LATENCY, app, win))],
+                [ui.q(rec.latency_quantile)],
                 unit="s",
                 steps_=ui.above(slow),
                 description=(
-                    f"{pq.quantile_name(slow_q)} request latency. Red above {pq.seconds_text(slow)} (SlowTransactions alert)."
+                    f"{pq.quantile_name(slow_q)} latency of user requests: {ui.ALERT_NUMBER}. Red above "
+                    f"{pq.seconds_text(slow)} (SlowTransactions alert)."
                 ),
                 links=[ui.link_to("endpoints", with_view=True)],
             ),
@@ -96,13 +99,16 @@ def build():
     lay.add(
         ui.timeseries(
             "Error rate (5xx share)",
-            [ui.q(pq.error_ratio(app, pq.RATE), "5xx share")],
+            [ui.q(rec.responses_5xx_ratio, f"5xx share ({win})")],
             unit="percentunit",
             steps_=ui.above(t.HIGH_ERROR_RATE_RATIO),
             threshold_style="dashed",
             min_=0,
             links=[ui.link_to("errors", with_view=True)],
-            description=(f"Dashed line: the HighErrorRate threshold ({pq.percent_text(t.HIGH_ERROR_RATE_RATIO)})."),
+            description=(
+                f"5xx share of user responses over a sliding {win} window: {ui.ALERT_NUMBER}. Dashed line: the "
+                f"HighErrorRate threshold ({pq.percent_text(t.HIGH_ERROR_RATE_RATIO)})."
+            ),
         ),
         w=8,
         h=8,
@@ -110,13 +116,13 @@ def build():
     lay.add(
         ui.timeseries(
             f"Errors per {win}",
-            [ui.q(pq.errors_in_window(win), "errors")],
+            [ui.q(rec.errors, "errors")],
             steps_=ui.above(t.ERROR_SPIKE_MIN_ERRORS),
             threshold_style="dashed",
             min_=0,
             links=[ui.link_to("errors")],
             description=(
-                f"Errors counted over a sliding {win} window. Dashed line: the ErrorSpike "
+                f"Errors counted over a sliding {win} window: {ui.ALERT_NUMBER}. Dashed line: the ErrorSpike "
                 f"threshold ({t.ERROR_SPIKE_MIN_ERRORS} errors)."
             ),
         ),

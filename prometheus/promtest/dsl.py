@@ -117,6 +117,19 @@ def just_under(ratio: float, scale: int) -> int:
     return count
 
 
+def at(ratio: float, scale: int) -> int:
+    """The count out of `scale` whose share is exactly `ratio` (a strict comparison must stay quiet there)."""
+    count = round(ratio * scale)
+    assert count / scale == ratio, (ratio, scale)
+    return count
+
+
+def guard_counts(minimum: int) -> tuple[tuple[float, bool], tuple[float, bool]]:
+    """A ">= minimum" guard's two cases over the window: exactly the minimum (counts) and half an event
+    short (does not): a guard one step away either way, or compared with ">", fails one of them."""
+    return (minimum, True), (minimum - 0.5, False)
+
+
 def next_edge(seconds: float, buckets: tuple[float, ...]) -> float:
     return min(e for e in buckets if e > seconds)
 
@@ -146,16 +159,17 @@ class TestFile:
         }
 
     def add(self, name: str, input_series: list[dict], checks: list[tuple[str, str, list[dict]]],
-            interval: str = "1m") -> None:
-        self.tests.append({
-            "name": name,
-            "interval": interval,
-            "input_series": input_series,
-            "alert_rule_test": [
-                {"eval_time": at, "alertname": alertname, "exp_alerts": expected}
-                for alertname, at, expected in checks
-            ],
-        })
+            interval: str = "1m", exprs: list[tuple[str, str, list[dict]]] = ()) -> None:
+        """A test: alert checks (alertname, eval time, expected firing alerts) and PromQL checks
+        (expression, eval time, expected samples)."""
+        test = {"name": name, "interval": interval, "input_series": input_series}
+        if checks:
+            test["alert_rule_test"] = [{"eval_time": at, "alertname": alertname, "exp_alerts": expected}
+                                       for alertname, at, expected in checks]
+        if exprs:
+            test["promql_expr_test"] = [{"expr": expr, "eval_time": at, "exp_samples": expected}
+                                        for expr, at, expected in exprs]
+        self.tests.append(test)
 
     def document(self, groups: list[Group]) -> dict:
         return {

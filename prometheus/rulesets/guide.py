@@ -5,8 +5,8 @@ from types import ModuleType
 
 from monitoring_spec.contract import dashboard_url
 from monitoring_spec.promql import num
+from monitoring_spec.recorded import Names
 from prometheus.rulesets.model import Alert, Group, human_percent, human_seconds
-from prometheus.rulesets.recording import Names
 
 
 def group(t: ModuleType) -> Group:
@@ -19,7 +19,8 @@ def group(t: ModuleType) -> Group:
             t.FOR_GUIDE_COUNT, "warning",
             f"Error spike: {num(t.ERROR_SPIKE_MIN_ERRORS)} or more errors in {w}",
             f'{{{{ printf "%.0f" $value }}}} errors in the last {w} (threshold {num(t.ERROR_SPIKE_MIN_ERRORS)}); '
-            "every error Sentry would capture counts: failed requests, failed tasks and logged errors.",
+            "every error Sentry would capture counts: failed requests, failed tasks and logged errors "
+            "(not what a client causes at will: forged hosts, CSRF failures, oversized requests).",
             dashboard_url("errors")),
         Alert(
             "SlowTransactions",
@@ -27,7 +28,8 @@ def group(t: ModuleType) -> Group:
             t.FOR_GUIDE_RATIO, "ticket",
             f"P{num(round(t.SLOW_TRANSACTION_QUANTILE * 100, 6))} request latency over "
             f"{human_seconds(t.SLOW_TRANSACTION_P95_SECONDS)}",
-            f"P{num(round(t.SLOW_TRANSACTION_QUANTILE * 100, 6))} latency of all requests over the last {w} is "
+            f"P{num(round(t.SLOW_TRANSACTION_QUANTILE * 100, 6))} latency of user requests (probes and scrapes "
+            f"left out) over the last {w} is "
             f"{{{{ $value | humanizeDuration }}}} (threshold {human_seconds(t.SLOW_TRANSACTION_P95_SECONDS)}).",
             dashboard_url("endpoints")),
         Alert(
@@ -36,7 +38,8 @@ def group(t: ModuleType) -> Group:
             f"and\n{n.responses} >= {num(t.HIGH_ERROR_RATE_MIN_REQUESTS)}",
             t.FOR_GUIDE_RATIO, "page",
             f"More than {human_percent(t.HIGH_ERROR_RATE_RATIO)} of responses are 5xx",
-            f"{{{{ $value | humanizePercentage }}}} of responses in the last {w} were 5xx "
+            f"{{{{ $value | humanizePercentage }}}} of user responses (probes and scrapes left out) in the last {w} "
+            "were 5xx "
             f"(threshold {human_percent(t.HIGH_ERROR_RATE_RATIO)}, counted from "
             f"{num(t.HIGH_ERROR_RATE_MIN_REQUESTS)} requests in the window).",
             dashboard_url("errors")),

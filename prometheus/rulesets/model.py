@@ -24,37 +24,6 @@ def db_query_buckets(t: ModuleType) -> tuple[float, ...]:
     return t.REQUEST_LATENCY_BUCKETS
 
 
-def counted(selector: str, window: str, by: str = "") -> str:
-    """sum [by (...)] of the events a counter counted in `window`, exactly, the first ones of a new series included.
-
-    increase() extrapolates: on a young series (a process or a Prometheus started minutes ago) nine
-    events in a 5-minute window can read as 10.2 and fire a ">= 10" alert.  So, per series:
-    1. it existed a window ago and did not reset: value now minus value then, exact;
-    2. it appeared inside the window while Prometheus was already scraping its target (the target's
-       `up` has more samples in the window than the series): it did not exist at an earlier scrape
-       inside the window, so its whole value is events in the window, exact;
-    3. it appeared with its target (Prometheus just started, or a new process) and did not reset:
-       value now minus its first value in the window, so a long-running process's old total is
-       not mistaken for a spike after a restart, and a new process (counters start at zero) loses nothing;
-    4. a counter that reset inside the window: increase(), which handles resets (and extrapolates).
-    """
-    grouping = f" by ({by})" if by else ""
-    return (f"sum{grouping} (\n"
-            f"  (({selector} - {selector} offset {window}) unless resets({selector}[{window}]) > 0)\n"
-            f"  or\n"
-            f"  (\n"
-            f"    ({selector} unless {selector} offset {window})\n"
-            f"    and\n"
-            f"    (count_over_time({selector}[{window}]) < on (job, instance) group_left "
-            f"count_over_time(up[{window}]))\n"
-            f"  )\n"
-            f"  or\n"
-            f"  (({selector} - min_over_time({selector}[{window}])) unless resets({selector}[{window}]) > 0)\n"
-            f"  or\n"
-            f"  increase({selector}[{window}])\n"
-            f")")
-
-
 def human_seconds(x: float) -> str:
     return f"{num(x)}s" if x >= 1 else f"{num(round(x * 1000, 6))}ms"
 

@@ -5,8 +5,8 @@ from types import ModuleType
 
 from monitoring_spec.contract import APP_JOB, CELERY_QUEUE, dashboard_url
 from monitoring_spec.promql import num
+from monitoring_spec.recorded import Names
 from prometheus.rulesets.model import Alert, Group, human_percent
-from prometheus.rulesets.recording import Names
 
 
 def group(t: ModuleType) -> Group:
@@ -29,6 +29,16 @@ def group(t: ModuleType) -> Group:
             "Prometheus could not scrape {{ $labels.job }} at {{ $labels.instance }} for 2 minutes "
             "(up = {{ $value }}).",
             dashboard_url("overview")),
+        Alert(
+            "SuspiciousRequests",
+            f"sum({n.security_events}) >= {num(t.SECURITY_EVENTS_TICKET)}",
+            t.SECURITY_EVENTS_FOR, "ticket",
+            "Clients keep sending requests Django refuses as suspicious",
+            f'{{{{ printf "%.0f" $value }}}} security events (forged Host headers, CSRF failures, oversized or '
+            f"malformed requests) in the last {w}, for {t.SECURITY_EVENTS_FOR} (threshold "
+            f"{num(t.SECURITY_EVENTS_TICKET)}): a scan or an attack, or a client or proxy sending a wrong Host. "
+            "Not application errors: they never count toward ErrorSpike.",
+            dashboard_url("errors")),
         Alert(
             "RedisDown",
             "redis_up == 0",

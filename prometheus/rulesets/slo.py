@@ -1,19 +1,27 @@
 """Multi-window, multi-burn-rate alerts on the availability and latency SLOs (the SRE workbook's table)."""
 from __future__ import annotations
 
+from decimal import Decimal
 from types import ModuleType
 
 from monitoring_spec.contract import dashboard_url
 from monitoring_spec.promql import duration_seconds, num
+from monitoring_spec.recorded import Names
 from prometheus.rulesets.model import Alert, Group, human_percent
-from prometheus.rulesets.recording import Names
+
+
+def burn_threshold(factor: float, objective: float) -> str:
+    """factor x (1 - objective), the error ratio that spends the budget `factor` times too fast, written as the
+    exact decimal (14.4 x (1 - 0.999) = 0.0144): an error ratio of exactly that much compares equal to it,
+    which `14.4 * (1 - 0.999)` in floating point (0.014400000000000013) would not."""
+    return str((Decimal(repr(float(factor))) * (1 - Decimal(repr(float(objective))))).normalize())
 
 
 def group(t: ModuleType) -> Group:
     slo = Group("studio.alerts.slo", [])
     period_days = duration_seconds(t.SLO_PERIOD) / 86400
     for b in t.SLO_BURN_RATE_WINDOWS:
-        budget = f"{num(b.factor)} * (1 - {num(t.SLO_AVAILABILITY_OBJECTIVE)})"
+        budget = burn_threshold(b.factor, t.SLO_AVAILABILITY_OBJECTIVE)
         slo.rules.append(Alert(
             "AvailabilityErrorBudgetBurn",
             f"{Names.slo_availability(b.long)} > {budget}\nand\n{Names.slo_availability(b.short)} > {budget}",
@@ -24,7 +32,7 @@ def group(t: ModuleType) -> Group:
             f"{t.SLO_PERIOD} error budget is gone in {num(round(period_days / b.factor, 1))} days.",
             dashboard_url("overview"), {"slo": "availability", "long": b.long, "short": b.short}))
     for b in t.SLO_BURN_RATE_WINDOWS:
-        budget = f"{num(b.factor)} * (1 - {num(t.SLO_LATENCY_OBJECTIVE)})"
+        budget = burn_threshold(b.factor, t.SLO_LATENCY_OBJECTIVE)
         slo.rules.append(Alert(
             "LatencyErrorBudgetBurn",
             f"{Names.slo_latency(b.long)} > {budget}\nand\n{Names.slo_latency(b.short)} > {budget}",

@@ -8,4 +8,4 @@ from prometheus.promtest.suites import guide, platform, slo
 
 
 def test_files(t: ModuleType) -> list[TestFile]:
-    return [guide.suite(t), platform.suite(t), slo.suite(t)]
+    return [guide.suite(t), platform.suite(t), *slo.suites(t)]

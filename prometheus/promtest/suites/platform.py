@@ -1,11 +1,30 @@
 """The platform's alerts: a generated promtool suite, inputs just over and just under each threshold of the spec."""
 from __future__ import annotations
 
-import math
 from types import ModuleType
 
-from monitoring_spec.contract import APP_JOB, CACHE_OPS, CELERY_FAILED, CELERY_QUEUE, CELERY_SUCCEEDED, REQ_LATENCY
-from prometheus.promtest.dsl import TEST_SCALE, TestFile, gauge, just_over, just_under, minutes, series, steady
+from monitoring_spec.contract import (
+    APP_JOB,
+    CACHE_OPS,
+    CELERY_FAILED,
+    CELERY_QUEUE,
+    CELERY_SUCCEEDED,
+    REQ_LATENCY,
+    SECURITY_EVENTS,
+)
+from monitoring_spec.promql import num
+from prometheus.promtest.dsl import (
+    TEST_SCALE,
+    TestFile,
+    at,
+    gauge,
+    guard_counts,
+    just_over,
+    just_under,
+    minutes,
+    series,
+    steady,
+)
 
 
 def suite(t: ModuleType) -> TestFile:
@@ -42,7 +61,7 @@ def suite(t: ModuleType) -> TestFile:
     fail = f.rule("CeleryTaskFailureRatioHigh")
     task = {"task": "courses.tasks.send_enrollment_email"}
     ratio = t.CELERY_FAILURE_RATIO
-    for failed, fires in ((just_over(ratio, TEST_SCALE), True), (just_under(ratio, TEST_SCALE), False)):
+    for failed, fires in ((just_over(ratio, TEST_SCALE), True), (at(ratio, TEST_SCALE), False)):  # "above"
         inputs = [series(CELERY_SUCCEEDED, task, steady(TEST_SCALE - failed, length)),
                   series(CELERY_FAILED, task, steady(failed, length))]
         exp = [f.firing(fail, failed / TEST_SCALE, **task)] if fires else []
@@ -51,12 +70,10 @@ def suite(t: ModuleType) -> TestFile:
             checks = [("CeleryTaskFailureRatioHigh", "5m", []), ("CeleryTaskFailureRatioHigh", "6m", exp)] + checks
         f.add(f"CeleryTaskFailureRatioHigh: {failed} of {TEST_SCALE} runs fail ({'fires' if fires else 'quiet'})",
               inputs, checks)
-    min_tasks = t.CELERY_FAILURE_MIN_TASKS
-    enough, too_few = math.ceil(min_tasks / w), math.ceil(min_tasks / w) - 1
-    for per_minute, fires in ((enough, True), (too_few, False)):
-        inputs = [series(CELERY_FAILED, task, steady(per_minute, length))]  # every run fails; no success yet
+    for runs, fires in guard_counts(t.CELERY_FAILURE_MIN_TASKS):
+        inputs = [series(CELERY_FAILED, task, steady(runs / w, length))]  # every run fails; no success yet
         exp = [f.firing(fail, 1.0, **task)] if fires else []
-        f.add(f"CeleryTaskFailureRatioHigh: minimum-runs guard, {per_minute * w} runs in {t.ALERT_WINDOW}, all "
+        f.add(f"CeleryTaskFailureRatioHigh: minimum-runs guard, {num(runs)} runs in {t.ALERT_WINDOW}, all "
               f"failing ({'fires' if fires else 'quiet'})", inputs, [("CeleryTaskFailureRatioHigh", "20m", exp)])
     backlog = f.rule("CeleryQueueBacklog")
     queue = {"queue": "celery"}
@@ -69,10 +86,22 @@ def suite(t: ModuleType) -> TestFile:
             checks = [("CeleryQueueBacklog", "9m", []), ("CeleryQueueBacklog", "10m", exp)] + checks
         f.add(f"CeleryQueueBacklog: {depth} messages waiting ({'fires' if fires else 'quiet'})", inputs, checks)
 
+    # --- security events: a ticket, from SECURITY_EVENTS_TICKET in the window, after SECURITY_EVENTS_FOR -------
+    suspicious = f.rule("SuspiciousRequests")
+    hold = minutes(t.SECURITY_EVENTS_FOR)
+    for events, fires in guard_counts(t.SECURITY_EVENTS_TICKET):
+        inputs = [series(SECURITY_EVENTS, {"event": "DisallowedHost"}, steady(events / w, length))]
+        exp = [f.firing(suspicious, events)] if fires else []
+        checks = [("SuspiciousRequests", f"{w + hold + 5}m", exp)]
+        if fires:  # the window is full at minute w, then `for:`
+            checks = [("SuspiciousRequests", f"{w + hold - 1}m", []), ("SuspiciousRequests", f"{w + hold}m", exp)] + checks
+        f.add(f"SuspiciousRequests: {num(events)} security events in {t.ALERT_WINDOW} ({'fires' if fires else 'quiet'})",
+              inputs, checks)
+
     # --- cache --------------------------------------------------------------------------------
     collapse = f.rule("CacheHitRatioCollapse")
     floor = t.CACHE_HIT_RATIO_FLOOR
-    for hits, fires in ((just_under(floor, TEST_SCALE), True), (just_over(floor, TEST_SCALE), False)):
+    for hits, fires in ((just_under(floor, TEST_SCALE), True), (at(floor, TEST_SCALE), False)):  # "below"
         inputs = [
             series(CACHE_OPS, {"operation": "get", "result": "hit"}, steady(hits, length)),
             series(CACHE_OPS, {"operation": "get", "result": "miss"}, steady(TEST_SCALE - hits, length)),
@@ -84,11 +113,10 @@ def suite(t: ModuleType) -> TestFile:
             checks = [("CacheHitRatioCollapse", "10m", []), ("CacheHitRatioCollapse", "11m", exp)] + checks
         f.add(f"CacheHitRatioCollapse: {hits} hits per {TEST_SCALE} reads ({'fires' if fires else 'quiet'})",
               inputs, checks)
-    min_reads = t.CACHE_MIN_LOOKUPS
-    for per_minute, fires in ((math.ceil(min_reads / w), True), (math.ceil(min_reads / w) - 1, False)):
-        inputs = [series(CACHE_OPS, {"operation": "get", "result": "miss"}, steady(per_minute, length))]
+    for reads, fires in guard_counts(t.CACHE_MIN_LOOKUPS):
+        inputs = [series(CACHE_OPS, {"operation": "get", "result": "miss"}, steady(reads / w, length))]
         exp = [f.firing(collapse, 0.0)] if fires else []
-        f.add(f"CacheHitRatioCollapse: minimum-reads guard, {per_minute * w} reads in {t.ALERT_WINDOW}, all "
+        f.add(f"CacheHitRatioCollapse: minimum-reads guard, {num(reads)} reads in {t.ALERT_WINDOW}, all "
               f"misses ({'fires' if fires else 'quiet'})", inputs, [("CacheHitRatioCollapse", "20m", exp)])
 
     # --- the guide's target table, per endpoint (averages); every endpoint in one test ------------
@@ -115,13 +143,13 @@ def suite(t: ModuleType) -> TestFile:
         return [f.firing(f.rule(alertname, endpoint=x.key), avg_ms_of(x) / 1000, endpoint=x.key) for x in t.TARGETS]
 
     def over(x):
-        return x.target_ms + 1
+        return x.target_ms  # "misses its target": an average of exactly the target is a miss
 
     def under(x):
         return x.target_ms - 1
 
     exp = endpoint_alerts("EndpointLatencyOverTarget", over)
-    f.add("EndpointLatencyOverTarget: every endpoint averaging 1 ms over its target (fires after 15m)",
+    f.add("EndpointLatencyOverTarget: every endpoint averaging exactly its target (fires after 15m)",
           endpoint_inputs(over), [("EndpointLatencyOverTarget", "15m", []), ("EndpointLatencyOverTarget", "16m", exp),
                                   ("EndpointLatencyOverTarget", "30m", exp), ("EndpointLatencyNeedsWork", "30m", [])])
     f.add("EndpointLatencyOverTarget: every endpoint averaging 1 ms under its target (quiet)",
@@ -141,19 +169,19 @@ def suite(t: ModuleType) -> TestFile:
               ("EndpointLatencyOverTarget", "30m", endpoint_alerts("EndpointLatencyOverTarget", needs_work))])
     f.add("EndpointLatencyNeedsWork: every endpoint averaging exactly its needs-work line (quiet)",
           endpoint_inputs(at_needs_work), [("EndpointLatencyNeedsWork", "30m", [])])
-    target = t.TARGETS[0]
-    min_req = t.ENDPOINT_TARGET_MIN_REQUESTS
-    rule = f.rule("EndpointLatencyOverTarget", endpoint=target.key)
-    for per_minute, fires in ((math.ceil(min_req / w), True), (math.ceil(min_req / w) - 1, False)):
-        slow_ms = target.needs_work_ms * 2
-        inputs = [
-            series(f"{REQ_LATENCY}_sum", {"view": target.view, "method": "GET"},
-                   steady(per_minute * slow_ms / 1000, length)),
-            series(f"{REQ_LATENCY}_count", {"view": target.view, "method": "GET"}, steady(per_minute, length)),
-        ]
-        exp = [f.firing(rule, slow_ms / 1000, endpoint=target.key)] if fires else []
-        f.add(f"EndpointLatencyOverTarget: minimum-traffic guard, {per_minute * w} slow requests in "
-              f"{t.ALERT_WINDOW} ({'fires' if fires else 'quiet'})", inputs, [("EndpointLatencyOverTarget", "30m", exp)])
+    for requests, fires in guard_counts(t.ENDPOINT_TARGET_MIN_REQUESTS):  # every endpoint, both alerts
+        inputs = []
+        for target in t.TARGETS:
+            slow_ms = target.needs_work_ms * 2
+            inputs += [
+                series(f"{REQ_LATENCY}_sum", {"view": target.view, "method": "GET"},
+                       steady(requests / w * slow_ms / 1000, length)),
+                series(f"{REQ_LATENCY}_count", {"view": target.view, "method": "GET"}, steady(requests / w, length)),
+            ]
+        checks = [(name, "30m", endpoint_alerts(name, lambda x: x.needs_work_ms * 2) if fires else [])
+                  for name in ("EndpointLatencyOverTarget", "EndpointLatencyNeedsWork")]
+        f.add(f"EndpointLatency*: minimum-traffic guard, {num(requests)} slow GET requests per endpoint in "
+              f"{t.ALERT_WINDOW} ({'fires' if fires else 'quiet'})", inputs, checks)
 
     # --- meta -----------------------------------------------------------------------------------
     f.add("Watchdog: always firing", [], [("Watchdog", "0m", [f.firing(f.rule("Watchdog"), 1)]),

@@ -56,11 +56,12 @@ def plan(drill: str, recent_requests: float = 0.0) -> list[str]:
         if recent_requests >= spec.HIGH_ERROR_RATE_MIN_REQUESTS:
             # Twice the ratio of all the window's traffic, ours included; ErrorSpike may fire too.
             return ["/_drill/status/503/"] * math.ceil(ratio * recent_requests / (1 - ratio))
-        # A quiet app: 5xx responses just under the error-spike count, in enough traffic for twice the ratio.
+        # A quiet app: 5xx responses just under the error-spike count, in enough user traffic for twice the
+        # ratio (a 200 of the drills app: probes such as /healthz are not user traffic and do not count).
         errors = spec.ERROR_SPIKE_MIN_ERRORS - 1
         total = max(spec.HIGH_ERROR_RATE_MIN_REQUESTS * 2,
                     math.ceil(errors / ratio))
-        return ["/_drill/status/503/"] * errors + ["/healthz"] * (total - errors)
+        return ["/_drill/status/503/"] * errors + ["/_drill/perf/"] * (total - errors)
     if drill == "db-slow":
         ms = int(spec.DB_SLOW_QUERY_SECONDS * 1000) + 150
         return [f"/_drill/db-slow/?ms={ms}"]
