@@ -25,8 +25,8 @@ from prometheus.generate import RULES_HEADER, TESTS_HEADER, render_all
 from prometheus.promtest.dsl import TEST_SCALE
 from prometheus.rulesets import all_alerts, recording_groups
 from prometheus.rulesets.exact import just_under
-from prometheus.rulesets.slo import burn_threshold
 from prometheus.rulesets.model import db_query_buckets
+from prometheus.rulesets.slo import burn_threshold
 from tests.fixtures.servers import system_tool
 
 ROOT = Path(__file__).resolve().parents[1]
