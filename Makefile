@@ -105,6 +105,11 @@ benchmark: $(STAMP) ## time each endpoint in-process against the configured data
 bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per request, gunicorn, /metrics scrape (BENCH_ARGS="--http --scrape")
 	$(PY) -m benchmarks.instrumentation_cost $(BENCH_ARGS)
 
+.PHONY: game-day
+GAME_DAY_ARGS ?=
+game-day: $(STAMP) ## faults against the running stack under load, measured end to end (GAME_DAY_ARGS="--list|--only NAME|--soak 15")
+	$(PY) -m stack game-day $(GAME_DAY_ARGS)
+
 .PHONY: mutation
 mutation: tools $(STAMP) ## every alert mutated (thresholds, comparisons, for:, windows): each mutant must fail a promtool test
 	$(PY) -m prometheus.promtest.mutate

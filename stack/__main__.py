@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def up(args) -> int:
         print("the stack is already running (make status); make down first")
         return 1
     svc.RUN_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(svc.RUN_DIR / "hold", ignore_errors=True)  # a game day interrupted mid-fault left one behind
     cfg = svc.load_config()
     services = svc.services(cfg)
     svc.write_configs(cfg, services)
@@ -92,9 +94,11 @@ def up(args) -> int:
     PIDFILE.write_text(str(proc.pid))
     alive = lambda: proc.poll() is None
     try:
-        redis = [s for s in services if s.name == "redis" and s.started]
-        if redis and health.wait_until_ready(redis, time.monotonic() + UP_TIMEOUT, alive):
-            raise RuntimeError(f"redis-server did not answer on {cfg.redis_url}")
+        # The database and Redis first: migrating and seeding need them.
+        for name, url in (("postgres", cfg.database_url), ("redis", cfg.redis_url)):
+            needed = [s for s in services if s.name == name and s.started]
+            if needed and health.wait_until_ready(needed, time.monotonic() + UP_TIMEOUT, alive):
+                raise RuntimeError(f"{name} did not answer on {url}")
         print(f"migrating and seeding ({cfg.seed_size}) {cfg.database_url.split('@')[-1]}")
         manage(cfg, "migrate", "--noinput", "-v", "0")
         manage(cfg, "seed_data", "--size", cfg.seed_size)
@@ -244,7 +248,20 @@ def main(argv=None) -> int:
     sub.add_parser("logs", help="follow the logs")
     p_pages = sub.add_parser("pages", help="list the pages the local receivers got")
     p_pages.add_argument("--all", action="store_true", help="include the Watchdog heartbeats")
+    p_game = sub.add_parser("game-day", help="faults the stack must detect, measured end to end under load")
+    p_game.add_argument("--list", action="store_true", help="list the faults")
+    p_game.add_argument("--only", action="extend", nargs="+", metavar="NAME", help="only these faults, in this order")
+    p_game.add_argument("--soak", type=float, metavar="MINUTES",
+                        help="load alone (after the --only faults): every page but the heartbeat fails")
+    p_game.add_argument("--out", metavar="DIR", help="where the report goes (var/game-day/<time>/)")
+    p_game.add_argument("--users", type=int, default=20, help="Locust users (default 20)")
+    p_game.add_argument("--margin", type=float, default=60.0, help="seconds allowed beyond window + for: (60)")
+    p_game.add_argument("--settle", type=float, default=20.0, help="seconds a fault is observed once recovered (20)")
     args = parser.parse_args(argv)
+    if args.command == "game-day":
+        from stack.gameday import run as game_day
+
+        return game_day.main(args)
     return {"up": up, "down": down, "status": status, "logs": logs, "pages": pages}[args.command](args)
 
 

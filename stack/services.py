@@ -16,7 +16,7 @@ from pathlib import Path
 
 from alertmanager import render_config as alertmanager_config
 from prometheus import render_config as prometheus_config
-from stack import tools
+from stack import postgres, tools
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
@@ -51,6 +51,7 @@ class StackConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
     start_redis: bool = False
     database_url: str = ""
+    postgres_port: int | None = None  # STACK_POSTGRES=1: the stack's own PostgreSQL on this port
     seed_size: str = "small"
     worker_metrics_port: int = 9808
     prometheus_port: int = 9090
@@ -125,9 +126,17 @@ def load_config() -> StackConfig:
         scrape_interval=env.get("STACK_SCRAPE_INTERVAL", "5s"),
         alert_group_wait=env.get("STACK_ALERT_GROUP_WAIT", "5s"),
     )
-    cfg.redis_url = env.get("REDIS_URL", f"redis://{cfg.host}:6379/0")
+    # STACK_REDIS=1 / STACK_POSTGRES=1: the stack's own Redis and PostgreSQL (the game day stops them), never
+    # the machine's shared servers.
+    own_redis = env.get_bool("STACK_REDIS")
+    default_redis = f"redis://{cfg.host}:{port('STACK_REDIS_PORT', 6380) if own_redis else 6379}/0"
+    cfg.redis_url = env.get("REDIS_URL", default_redis)
     cfg.start_redis = not redis_answers(cfg.redis_url)
-    cfg.database_url = env.get("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'studio.sqlite3'}")
+    if env.get_bool("STACK_POSTGRES"):
+        cfg.postgres_port = port("STACK_POSTGRES_PORT", 5433)
+        cfg.database_url = f"postgres://postgres@{cfg.host}:{cfg.postgres_port}/postgres"
+    else:
+        cfg.database_url = env.get("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'studio.sqlite3'}")
     base = cfg.redis_url.rsplit("/", 1)[0]
     cfg.env = {
         "ENVIRONMENT": "development",
@@ -140,6 +149,7 @@ def load_config() -> StackConfig:
         # Silk adds ~5 ms to every request: off in the stack that load tests measure; SILK_ENABLED=1 for /silk/.
         "SILK_ENABLED": env.get("SILK_ENABLED", "0"),
         "STUDIO_STACK": str(RUN_DIR),  # every process we start carries this mark; `down` looks for it
+        "STACK_RUN_DIR": str(RUN_DIR),  # where stack.supervise writes pid files and looks for hold files
     }
     return cfg
 
@@ -152,6 +162,9 @@ def services(cfg: StackConfig) -> list[Service]:
     q = lambda p: shlex.quote(str(p))
     at = lambda port: f"{cfg.host}:{port}"
     out: list[Service] = []
+    if cfg.postgres_port:
+        out.append(Service("postgres", postgres.server_command(run / "postgres", cfg.host, cfg.postgres_port),
+                           port=cfg.postgres_port, url=cfg.database_url))
     if cfg.start_redis:
         out.append(Service(
             "redis",
@@ -256,7 +269,10 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
 
 
 def render_procfile(svcs: list[Service]) -> str:
-    return "".join(f"{s.name}: {s.command}\n" for s in svcs if s.started)
+    """Each service under stack.supervise: one that exits is started again instead of stopping the stack."""
+    py = shlex.quote(str(BIN / "python"))
+    return "".join(f"{s.name}: exec {py} -m stack.supervise {s.name} -- {shlex.quote(s.command)}\n"
+                   for s in svcs if s.started)
 
 
 def render_envfile(cfg: StackConfig) -> str:

@@ -12,6 +12,7 @@ import argparse
 import email
 import email.policy
 import json
+import re
 import signal
 import sys
 import threading
@@ -41,6 +42,15 @@ class PageStore:
     def snapshot(self) -> list[dict]:
         with self.lock:
             return list(self.pages)
+
+
+FIRING = re.compile(r"\[FIRING:\d+\] (\w+)")
+
+
+def firing_alerts(page: dict) -> set[str]:
+    """The alerts a page announces as firing (a resolution announces none): every receiver's text carries
+    the templates' "[FIRING:n] AlertName" title (alertmanager/templates/studio.tmpl)."""
+    return set(FIRING.findall(json.dumps(page)))
 
 
 def receiver_for(path: str) -> str:

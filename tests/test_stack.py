@@ -4,39 +4,22 @@ Alertmanager and the page receivers; a fire drill's page arrives; `make down` le
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.fixtures.servers import APP_DIR, PROJECT_DIR, free_port
+from tests.fixtures.servers import APP_DIR, PROJECT_DIR
+from tests.fixtures.stack import marked_processes, stack, stack_environment
 
 pytestmark = pytest.mark.slow
 
 UP_BOUND_SECONDS = 120
 EXPECTED_JOBS = {"studio-app", "studio-worker", "redis", "prometheus", "alertmanager"}
-
-
-def marked_processes(run_dir: Path) -> list[str]:
-    mark = f"STUDIO_STACK={run_dir}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if mark in (entry / "environ").read_bytes().split(b"\0"):
-                state = (entry / "stat").read_text().split(")")[-1].split()[0]
-                if state != "Z":  # zombies left to a non-reaping init are not running processes
-                    found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:120]!r}")
-        except OSError:
-            continue
-    return found
 
 
 def service_table(out: str) -> dict[str, str]:
@@ -60,33 +43,12 @@ def wait_for(check, timeout: float, what: str):
     raise AssertionError(f"{what} not within {timeout}s (last: {last})")
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture
 def stack_env(tmp_path):
     run_dir = (tmp_path / "stack").resolve()
-    ports = {name: free_port() for name in ("APP_PORT", "CELERY_METRICS_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT",
-                                            "REDIS_EXPORTER_PORT", "SINK_HTTP_PORT", "SINK_SMTP_PORT", "GRAFANA_PORT")}
-    # Two app instances and two workers take PORT and PORT + 1.
-    for name in ("APP_PORT", "CELERY_METRICS_PORT"):
-        while not port_free(ports[name] + 1) or ports[name] + 1 in ports.values():
-            ports[name] = free_port()
-    env = {**os.environ, "STACK_RUN_DIR": str(run_dir), "STACK_NO_DOCKER": "1", "APP_INSTANCES": "2",
-           "WORKER_INSTANCES": "2",
-           "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "GUNICORN_WORKERS": "2", "SEED_SIZE": "small",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'stack.sqlite3'}", "STACK_SCRAPE_INTERVAL": "1s",
-           "STACK_ALERT_GROUP_WAIT": "1s", **{k: str(v) for k, v in ports.items()}}
-    for key in ("DJANGO_SETTINGS_MODULE", "CACHE_URL", "CELERY_BROKER_URL"):
-        env.pop(key, None)
+    env, ports = stack_environment(run_dir)
     yield env, run_dir, ports
-    subprocess.run([sys.executable, "-m", "stack", "down"], cwd=PROJECT_DIR, env=env, capture_output=True, timeout=60)
+    stack(env, "down", timeout=60)
 
 
 def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_env):

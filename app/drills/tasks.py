@@ -10,6 +10,11 @@ class DrillTaskError(RuntimeError):
 
 # The name predates the drills app and is kept: the task's metric label, the worker tests and any
 # producer sending it by name know it as observability.drill_fail.
+@shared_task(name="drills.noop", ignore_result=True)
+def noop() -> None:
+    """Work that succeeds: the game day queues it while the worker is down (CeleryQueueBacklog)."""
+
+
 @shared_task(name="observability.drill_fail", ignore_result=True)
 def drill_fail(message: str = "fire drill: task failure") -> None:
     raise DrillTaskError(message)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("message/", drill.message, name="message"),
     path("log-error/", drill.log_error, name="log-error"),
     path("task-error/", drill.task_error, name="task-error"),
+    path("enqueue/", drill.enqueue, name="enqueue"),
     path("slow/", drill.slow, name="slow"),
     path("perf/", drill.perf, name="perf"),  # known work for the X-* headers (observability/perf.py)
     path("db-slow/", drill.db_slow, name="db-slow"),

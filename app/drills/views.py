@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api import ApiError, error_response, int_param
-from drills.tasks import drill_fail
+from drills.tasks import drill_fail, noop
 from observability import context
 
 logger = logging.getLogger("apps.api")
@@ -84,6 +84,21 @@ def task_error(request):
     _drill(request, "drill_task")
     result = drill_fail.delay("fire drill: task failure")
     return JsonResponse({"task_id": result.id}, status=202)
+
+
+MAX_ENQUEUE = 1000
+
+
+def enqueue(request):
+    """``?n=N``: N tasks that succeed, queued (a backlog while the worker is down: the game day)."""
+    _drill(request, "drill_enqueue")
+    try:
+        n = max(1, min(int(request.GET.get("n", 1)), MAX_ENQUEUE))
+    except ValueError:
+        return error_response(400, "n must be a whole number", parameter="n")
+    for _ in range(n):
+        noop.delay()
+    return JsonResponse({"queued": n}, status=202)
 
 
 def _ms(request, default: int) -> int:

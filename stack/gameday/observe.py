@@ -1,0 +1,178 @@
+"""What the game day reads: Prometheus (alerts, counts), the page sinks, Locust's running totals, and the
+stack's processes (supervisor pid files, hold files)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitoring_spec.recorded import Names
+from stack.sinks import firing_alerts
+
+HEARTBEAT = "Watchdog"
+
+
+def get_json(url: str, timeout: float = 10.0):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+class Prometheus:
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        params = {"query": expr, **({"time": f"{at:.3f}"} if at is not None else {})}
+        try:
+            return get_json(f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}")["data"]["result"]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def value(self, expr: str, at: float | None = None) -> float | None:
+        result = self.query(expr, at)
+        return float(result[0]["value"][1]) if result else None
+
+    def firing(self) -> set[str]:
+        """Alerts firing now, the heartbeat aside."""
+        return {r["metric"]["alertname"] for r in self.query('ALERTS{alertstate="firing"}')} - {HEARTBEAT}
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
+                return resp.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def user_responses(self, since: float, until: float) -> tuple[float, float, float] | None:
+        """User responses the app counted between the scrapes the rules last read at `since` and at `until`,
+        exactly as the alerts count them (the sum of the rules' per-evaluation increments), and the times of
+        those two scrapes: (count, scrape0, scrape1), to compare with what the clients saw at the same times.
+        """
+        import monitoring_spec
+
+        increments = Names(monitoring_spec).responses.replace("studio:", "instance:").replace(":increase5m", ":increments")
+        e0 = self.value(f"max(timestamp({increments}))", at=since)
+        e1 = self.value(f"max(timestamp({increments}))", at=until)
+        s0 = self.value('max(timestamp(up{job="studio-app"}))', at=e0) if e0 else None
+        s1 = self.value('max(timestamp(up{job="studio-app"}))', at=e1) if e1 else None
+        if None in (e0, e1, s0, s1) or e1 <= e0:
+            return None
+        # Prometheus 2 ranges are closed at both ends: one millisecond less leaves e0's increment out.
+        span = round((e1 - e0) * 1000) - 1
+        count = self.value(f"sum(sum_over_time({increments}[{span}ms]))", at=e1)
+        return None if count is None else (count, s0, s1)
+
+
+@dataclass
+class Page:
+    at: float
+    receiver: str
+    alerts: frozenset[str]  # announced as firing
+
+
+def pages(store: Path, since: float) -> list[Page]:
+    """Firing pages the local sinks received since `since`, the dead-man's switch aside."""
+    out = []
+    if store.exists():
+        for line in store.read_text().splitlines():
+            page = json.loads(line) if line.strip() else None
+            if page and page["received_at"] >= since and page["receiver"] != "deadmansswitch":
+                alerts = frozenset(firing_alerts(page))
+                if alerts:
+                    out.append(Page(page["received_at"], page["receiver"], alerts))
+    return out
+
+
+class LocustTotals:
+    """Locust's running totals (requests, failures) from its --csv-full-history file."""
+
+    def __init__(self, history: Path):
+        self.history = history
+
+    def rows(self) -> list[tuple[float, int, int]]:
+        if not self.history.exists():
+            return []
+        out = []
+        with self.history.open() as fh:
+            for row in csv.DictReader(fh):
+                if row.get("Name") == "Aggregated":
+                    out.append((float(row["Timestamp"]), int(float(row["Total Request Count"])),
+                                int(float(row["Total Failure Count"]))))
+        return out
+
+    def at(self, when: float) -> tuple[float, float]:
+        """(requests, failures) as of `when`, interpolated between the rows around it (one a second)."""
+        before, after = (0.0, 0, 0), None
+        for row in self.rows():
+            if row[0] <= when:
+                before = row
+            else:
+                after = row
+                break
+        if after is None or after[0] == before[0]:
+            return float(before[1]), float(before[2])
+        share = (when - before[0]) / (after[0] - before[0])
+        return (before[1] + share * (after[1] - before[1]), before[2] + share * (after[2] - before[2]))
+
+
+class Processes:
+    """The stack's supervised services: signal them, hold them down, find gunicorn's workers."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+
+    def group(self, service: str) -> int:
+        return int((self.run_dir / "pids" / f"{service}.pid").read_text())
+
+    def signal(self, service: str, sig: int) -> None:
+        os.killpg(self.group(service), sig)
+
+    def hold(self, service: str) -> None:
+        """Stop the service and keep it down until release()."""
+        (self.run_dir / "hold").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "hold" / service).touch()
+        self.signal(service, signal.SIGTERM)
+
+    def release(self, service: str) -> None:
+        (self.run_dir / "hold" / service).unlink(missing_ok=True)
+
+    def restart(self, service: str, timeout: float = 60) -> bool:
+        """SIGTERM the service and wait until the supervisor has started a new one (the old one may answer
+        for seconds while it shuts down gracefully: what answers then is not the restarted service)."""
+        old = self.group(service)
+        self.signal(service, signal.SIGTERM)
+
+        def new_one() -> bool:
+            try:
+                return self.group(service) != old
+            except (OSError, ValueError):
+                return False
+
+        return self.wait_for(new_one, timeout, every=0.2)
+
+    def children(self, pid: int) -> list[int]:
+        out = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
+                    out.append(int(entry.name))
+        return sorted(out)
+
+    def wait_for(self, check, timeout: float, every: float = 0.5) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return True
+            time.sleep(every)
+        return False
