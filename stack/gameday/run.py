@@ -277,7 +277,15 @@ def status_snapshot() -> list[str]:
     return [" ".join(line.split()[:2]) for line in out.stdout.splitlines() if line.startswith("  ")]
 
 
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through main's finally: the load stops, nothing stays held down
+
+
 def main(args) -> int:
+    # A background job starts with SIGINT ignored and SIGTERM would kill at once: either way a held service
+    # would stay down.  Both end the run through the same clean-up as Ctrl-C.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     if args.list:
         for fault in FAULTS.values():
             print(f"  {fault.name:<20} {fault.summary}" + (f"  (needs {fault.needs})" if fault.needs else ""))
@@ -287,7 +295,7 @@ def main(args) -> int:
         return 2
     unknown = set(args.only or ()) - set(FAULTS)
     if unknown:
-        print(f"unknown fault(s): {', '.join(sorted(unknown))}; `make game-day ARGS=--list` lists them")
+        print(f"unknown fault(s): {', '.join(sorted(unknown))}; `make game-day GAME_DAY_ARGS=--list` lists them")
         return 2
     out = Path(args.out or svc.ROOT / "var" / "game-day") / time.strftime("%Y%m%d-%H%M%S")
     gd = GameDay(out, args.users, args.margin, args.settle, args.only)
