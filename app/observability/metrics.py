@@ -76,8 +76,8 @@ ERRORS_BY_COUNTRY = Counter(
 # oversized body, a CSRF failure).  Counted apart so that they cannot page anyone through ErrorSpike.
 SECURITY_EVENTS = Counter(
     contract.SECURITY_EVENTS,
-    "Records of Django's django.security.* loggers (SuspiciousOperation and its subclasses, CSRF failures), "
-    "by the logger's last component; not counted in studio_errors_total.",
+    "Records of the django.security.* loggers (Django's: SuspiciousOperation and its subclasses, CSRF failures; "
+    "the project's: SigninThrottled, InvalidToken), by the logger's last component; not counted in studio_errors_total.",
     ["event"],
 )
 
