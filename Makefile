@@ -105,6 +105,10 @@ benchmark: $(STAMP) ## time each endpoint in-process against the configured data
 bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per request, gunicorn, /metrics scrape (BENCH_ARGS="--http --scrape")
 	$(PY) -m benchmarks.instrumentation_cost $(BENCH_ARGS)
 
+.PHONY: bench-signin
+bench-signin: $(STAMP) ## password guessing vs the course list's P50/P95, sign-in throttle off then on (BENCH_ARGS="--seconds 30")
+	$(PY) -m benchmarks.signin_attack $(BENCH_ARGS)
+
 .PHONY: game-day
 GAME_DAY_ARGS ?=
 game-day: $(STAMP) ## faults against the running stack under load, measured end to end (GAME_DAY_ARGS="--list|--only NAME|--soak 15")

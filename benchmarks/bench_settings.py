@@ -29,8 +29,10 @@ PERF_HEADERS = "off"  # as in production
 for _cache in CACHES.values():  # noqa: F405
     _cache["KEY_PREFIX"] = f"bench{os.getpid()}"
 
-_PLAIN_ENGINES = {"django_prometheus.db.backends.postgresql": "django.db.backends.postgresql",
+_PLAIN_ENGINES = {"core.database.postgresql": "django.db.backends.postgresql",  # ours: django-prometheus' + bounds
                   "django_prometheus.db.backends.sqlite3": "django.db.backends.sqlite3"}
+_PEER_ENGINES = {"django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+                 "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3"}
 _PLAIN_CACHES = {"observability.cache.RedisCache": "django_redis.cache.RedisCache",
                  "observability.cache.LocMemCache": "django.core.cache.backends.locmem.LocMemCache"}
 _OURS = {"observability.perf.PerformanceMiddleware", "observability.middleware.RequestMetricsMiddleware",
@@ -45,7 +47,7 @@ if VARIANT in ("bare", "peer"):
     PERF_WINDOW = False
     SENTRY_DSN = None  # our init_sentry() stays off
 if VARIANT == "peer":
-    DATABASES["default"]["ENGINE"] = {v: k for k, v in _PLAIN_ENGINES.items()}.get(  # noqa: F405
+    DATABASES["default"]["ENGINE"] = _PEER_ENGINES.get(  # noqa: F405
         DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])  # noqa: F405
     MIDDLEWARE = ["django_prometheus.middleware.PrometheusBeforeMiddleware", *MIDDLEWARE,
                   "django_prometheus.middleware.PrometheusAfterMiddleware"]

@@ -43,6 +43,11 @@ ENROLLMENTS = "studio_enrollments_total"
 FORUM_POSTS = "studio_forum_posts_total"
 BUILD_INFO = "studio_build_info"
 SECURITY_EVENTS = "studio_security_events_total"  # what a client causes at will (django.security.*): not errors
+# Its event values for what the app refuses at sign-in and token authentication (the rest are Django's own
+# security logger names, observability/labels.py); the Errors dashboard shows these two on their own panel.
+SIGNIN_THROTTLED_EVENT = "SigninThrottled"
+INVALID_TOKEN_EVENT = "InvalidToken"
+AUTH_SECURITY_EVENTS = (SIGNIN_THROTTLED_EVENT, INVALID_TOKEN_EVENT)
 PROCESS_START = "process_start_time_seconds"  # when the target's counters began (a restart moves it)
 
 # Requests that are not user traffic: probes and Prometheus' own scrapes.  The request SLI (HighErrorRate,

@@ -53,9 +53,12 @@ def test_profile_and_me(client):
     c = f.course()
     f.enrollment(u, c, progress=50)
     body = client.get(f"/api/v1/users/{u.pk}/profile/").json()
-    assert body["username"] == u.username
+    assert body["username"] == u.username and "enrollments" not in body  # private unless opted in (test_profile_privacy)
+    client.force_login(u)
+    body = client.get(f"/api/v1/users/{u.pk}/profile/").json()
     assert body["enrollments"][0]["course"]["slug"] == c.slug and body["progress"]["average_progress"] == 50.0
     assert "email" not in str(body)
+    client.logout()
 
     assert client.get("/api/v1/me/").status_code == 401
     me = client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {f.token_for(u)}").json()
@@ -103,6 +106,7 @@ def test_a_write_is_visible_on_the_next_read(client):
     """Course list, detail and profile are cached; every write that shows in them invalidates them."""
     u = f.user()
     c = f.course(title="Old title")
+    client.force_login(u)  # the owner: enrolments are private
     # Prime all three caches.
     assert client.get("/api/v1/courses/").json()["results"][0]["title"] == "Old title"
     assert client.get(f"/api/v1/courses/{c.slug}/").json()["enrollment_count"] == 0
@@ -156,7 +160,7 @@ def test_token_endpoint(client):
     f.user(username="alice", password="s3cret-pass")
     resp = client.post("/api/v1/auth/token/", data={"username": "alice", "password": "s3cret-pass"},
                        content_type="application/json")
-    assert resp.status_code == 200 and len(resp.json()["token"]) == 40
+    assert resp.status_code == 200 and len(resp.json()["token"]) == 43  # 32 random bytes, URL-safe base64
     bad = client.post("/api/v1/auth/token/", data={"username": "alice", "password": "nope"},
                       content_type="application/json")
     assert bad.status_code == 401

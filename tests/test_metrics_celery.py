@@ -102,3 +102,20 @@ def test_task_metrics_from_a_prefork_worker_and_the_queue_length(
 
     rc, out = promtool_check(w1.text)
     assert rc == 0 and out.strip() == "", out
+
+
+def test_the_web_app_reads_the_queue_length_so_a_backlog_is_seen_with_no_worker(redis_server, gunicorn_factory):
+    """The game day's worker-stop fault: with the worker down its /metrics is gone, and a queue length read only
+    there left CeleryQueueBacklog blind exactly when tasks pile up.  The web app's scrape reads it too."""
+    app = gunicorn_factory(workers=2, CELERY_TASK_ALWAYS_EAGER=0, CELERY_BROKER_URL=redis_server.url,
+                           CELERY_METRICS_QUEUES="celery,backlog")
+    before = scrape(f"{app.base_url}/metrics")
+    assert before.value("studio_celery_queue_length", queue="backlog") == 0
+    producer = Celery(broker=redis_server.url, set_as_current=False)
+    for _ in range(3):  # no worker consumes anything in this test
+        producer.send_task(DRILL, args=["waiting"], queue="backlog")
+    after = scrape(f"{app.base_url}/metrics")
+    assert after.value("studio_celery_queue_length", queue="backlog") == 3
+    assert after.value("studio_celery_queue_length", queue="celery") == 0
+    rc, out = promtool_check(after.text)
+    assert rc == 0 and out.strip() == "", out

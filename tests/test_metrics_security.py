@@ -57,7 +57,7 @@ def test_security_records_count_as_events_whatever_their_level_and_never_as_erro
     assert client.get("/healthz", HTTP_HOST="evil.example").status_code == 400  # ERROR on DisallowedHost
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     body = json.dumps({"username": "x" * 500, "password": "y"})
-    assert client.post("/api/v1/auth/token/", body, content_type="application/json").status_code == 400
+    assert client.post("/api/v1/auth/token/", body, content_type="application/json").status_code == 413
     csrf_client = Client(enforce_csrf_checks=True)  # a session client without the CSRF token: WARNING on csrf
     csrf_client.force_login(f.user())
     assert csrf_client.post(f"/api/v1/courses/{f.course().slug}/enroll/").status_code == 403

@@ -45,7 +45,7 @@ def test_the_projects_views_are_known_with_their_methods():
     views = labels.known_views()
     assert views["courses:course-list"] == ("GET",)
     assert views["courses:course-enroll"] == ("POST",)
-    assert views["accounts:token"] == ("POST",)
+    assert views["accounts:token"] == ("POST", "DELETE")
     assert views["forum:post-create"] == ("POST",)
     assert views["healthz"] == ("GET",) and views["prometheus-django-metrics"] == ("GET",)
     assert "admin:index" in views

@@ -30,8 +30,8 @@ def test_settings_wire_every_django_prometheus_part():
 
     assert settings.MIDDLEWARE[0] == "django_prometheus.middleware.PrometheusBeforeMiddleware"
     assert issubclass(import_string(settings.MIDDLEWARE[-1]), dp_middleware.PrometheusAfterMiddleware)
-    assert settings.DATABASES["default"]["ENGINE"] in (
-        "django_prometheus.db.backends.postgresql", "django_prometheus.db.backends.sqlite3")
+    assert settings.DATABASES["default"]["ENGINE"] in (  # PostgreSQL: django-prometheus' with bounded waits
+        "core.database.postgresql", "django_prometheus.db.backends.sqlite3")
     assert isinstance(connections["default"], DatabaseWrapperMixin)
     if settings.REDIS_URL:
         assert issubclass(import_string(settings.CACHES["default"]["BACKEND"]), PrometheusRedisCache)

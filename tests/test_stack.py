@@ -84,7 +84,8 @@ def test_make_up_brings_up_the_whole_stack_and_make_down_leaves_nothing(stack_en
     assert get_json(f"{app}/api/v1/courses/{slug}/")[1]["lessons"]
     assert get_json(f"{app2}/api/v1/users/1/profile/")[1]["username"]
     _, token = get_json(f"{app}/api/v1/auth/token/", "POST",
-                        json.dumps({"username": "student00001", "password": "learn-python-123"}).encode())
+                        json.dumps({"username": "student00001", "password": "learn-python-123"}).encode(),
+                        {"Content-Type": "application/json"})
     auth = {"Authorization": f"Token {token['token']}"}
     enrolled = {e["course"]["slug"] for e in get_json(f"{app}/api/v1/me/", headers=auth)[1]["enrollments"]}
     target = next(c["slug"] for c in courses["results"] if c["slug"] not in enrolled)

@@ -8,10 +8,12 @@ from core import cache_versions
 
 # Profiles show course titles, so a change to any course also retires cached profiles.
 COURSES_NAMESPACE = "courses"
+# The payload's shape: bumped when it changes, so that a deploy never reads what the previous release cached.
+PAYLOAD_VERSION = 2
 
 
 def key(user_id: int) -> str:
-    return f"accounts:profile:{user_id}:{cache_versions.get_version(COURSES_NAMESPACE)}"
+    return f"accounts:profile:v{PAYLOAD_VERSION}:{user_id}:{cache_versions.get_version(COURSES_NAMESPACE)}"
 
 
 def get(user_id: int):

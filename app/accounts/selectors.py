@@ -1,4 +1,9 @@
-"""Reads for the user-profile endpoints."""
+"""Reads for the user-profile endpoints.
+
+Who sees what: the owner and staff see the whole profile (enrolments, progress, completion dates, the
+learning stats); anyone else, signed in or not, sees the public fields only, unless the owner made the
+profile public (Profile.public_profile, off by default).  The cache holds the whole payload per user;
+visible_profile() cuts it down per viewer, so one cached entry serves every viewer."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
@@ -42,6 +47,7 @@ def build_profile(user_id: int) -> dict:
         "id": user.pk,
         "username": user.username,
         "date_joined": _iso(user.date_joined),
+        "public_profile": profile.public_profile,
         "profile": {
             "bio": profile.bio,
             "avatar_url": profile.avatar_url,
@@ -67,3 +73,29 @@ def get_profile(user_id: int) -> dict:
         payload = build_profile(user_id)
         profile_cache.set(user_id, payload)
     return payload
+
+
+# What anyone may see of anyone: who they are, never what they learn or how much.
+PUBLIC_FIELDS = ("id", "username", "date_joined", "public_profile")
+PUBLIC_PROFILE_FIELDS = ("bio", "avatar_url")
+
+
+def can_see_details(viewer, user_id: int, payload: dict) -> bool:
+    if payload.get("public_profile"):
+        return True
+    if viewer is None or not viewer.is_authenticated:
+        return False
+    return viewer.pk == user_id or viewer.is_staff
+
+
+def public_part(payload: dict) -> dict:
+    public = {name: payload[name] for name in PUBLIC_FIELDS}
+    public["profile"] = {name: payload["profile"][name] for name in PUBLIC_PROFILE_FIELDS}
+    return public
+
+
+def visible_profile(user_id: int, viewer) -> dict:
+    """The profile of `user_id` as `viewer` (a user, or AnonymousUser) may see it; ApiError(404) when there is
+    no such active user."""
+    payload = get_profile(user_id)
+    return payload if can_see_details(viewer, user_id, payload) else public_part(payload)

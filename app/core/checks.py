@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
+
+from core.client_address import invalid_networks
 
 
 @register()
@@ -20,3 +22,12 @@ def drills_follow_their_switch(app_configs=None, **kwargs):
                     hint="end the settings module with INSTALLED_APPS = with_drills(INSTALLED_APPS, "
                          "DEBUG or ENABLE_DRILL_ENDPOINTS)",
                     id="core.W001")]
+
+
+@register()
+def readyz_detail_networks(app_configs=None, **kwargs):
+    bad = invalid_networks(getattr(settings, "READYZ_DETAIL_NETWORKS", ()) or ())
+    if not bad:
+        return []
+    return [Error(f"READYZ_DETAIL_NETWORKS has entries that are not networks: {', '.join(bad)}",
+                  hint="CIDRs, e.g. 10.0.0.0/8,127.0.0.1/32", id="core.E001")]

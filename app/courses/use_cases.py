@@ -6,14 +6,11 @@ other.  Views call these where a write has follow-up work, services directly whe
 """
 from __future__ import annotations
 
-import logging
-
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from courses import services, tasks
-
-api_logger = logging.getLogger("apps.api")
+from observability import outages
 
 
 def enroll(user, slug: str):
@@ -27,14 +24,16 @@ def enroll(user, slug: str):
 
 
 def enqueue(task, *args) -> bool:
-    """Publish a task; a broker outage is logged (an ERROR, so counted and alerted on), not a 500.
+    """Publish a task; a broker outage is reported to the broker's outage, not a 500: an ERROR line when it
+    starts (so counted and alerted on), a summary a minute by task while it lasts, a line when a publish
+    works again (observability.outages).
 
     The enrolment is saved either way: the periodic send_pending_confirmations sends confirmations
     that were never enqueued, and the periodic statistics recomputation catches up on the rest."""
     try:
         task.delay(*args)
     except KombuOperationalError as exc:
-        api_logger.error("Broker unreachable: %s%r not enqueued (a periodic task catches up): %s",
-                         task.name, args, exc, exc_info=True)
+        outages.BROKER.failure(exc, f"publishing {task.name}")
         return False
+    outages.BROKER.success()
     return True

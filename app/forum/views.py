@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-import json
-
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from core.api import ApiError, api_view, page_params, text_param
+from core.api import ApiError, Field, api_view, json_body, page_params, text_param
 from courses.views import _check_csrf_for_session
 from forum import selectors, services
 from observability import context as obs
+
+POST_FIELDS = {"body": Field(str, max_length=services.MAX_BODY)}
 
 
 @api_view("GET")
@@ -26,12 +26,7 @@ def post_create(request, topic_id: int):
     if not request.user.is_authenticated:
         raise ApiError(401, "authentication required (session or 'Authorization: Token <key>')")
     _check_csrf_for_session(request)
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body must be JSON: {\"body\": \"...\"}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("body"), str):
-        raise ApiError(400, "body must be JSON: {\"body\": \"...\"}")
+    data = json_body(request, POST_FIELDS)
     if topic_id > 2**63 - 1:
         raise ApiError(404, f"topic {topic_id} not found")
     post = services.add_post(request.user, topic_id, data["body"])

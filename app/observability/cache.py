@@ -20,9 +20,10 @@ Return values and exceptions are exactly those of the parent backends:
 
 * RedisCache is django-prometheus' RedisCache (itself django-redis'), so django_cache_get_* keep
   counting.  django-redis swallows connection errors (IGNORE_EXCEPTIONS) inside each method, out of
-  our sight, so the counted methods make the same client call the parent makes, through
-  django-redis' own ``omit_exception`` policy (same logging, same return value when ignored), with
-  a sentinel that tells us an error was swallowed.
+  our sight, so the counted methods make the same client call the parent makes, under django-redis'
+  own ``omit_exception`` policy (same return value when ignored; its line per error only with
+  DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS), with a sentinel that tells us an error was swallowed.  Each
+  swallowed error is reported to the cache's outage (observability.outages) and each answer ends it.
 * LocMemCache is Django's own (django-prometheus' locmem backend returns `default` for any falsy
   cached value); it counts django_cache_get_* with backend="locmem" as django-prometheus' would.
 
@@ -49,10 +50,9 @@ from django_prometheus.cache.metrics import (
     django_cache_hits_total,
     django_cache_misses_total,
 )
-from django_redis.cache import omit_exception
 from django_redis.exceptions import ConnectionInterrupted
 
-from observability import metrics, perf
+from observability import metrics, outages, perf
 
 _COUNTERS = {
     (operation, result): metrics.CACHE_OPERATIONS_TOTAL.labels(operation, result)
@@ -189,15 +189,31 @@ class RedisCache(_Counting, PrometheusRedisCache):
         self._dj_miss = django_cache_misses_total.labels(backend="redis")
         self._dj_fail = django_cache_get_fail_total.labels(backend="redis")
 
-    @omit_exception(return_value=_SWALLOWED)
+    def _guarded(self, operation: str, call: Callable, *args, **kwargs):
+        """django-redis' omit_exception policy around `call`, reporting each swallowed error to the cache's
+        outage (observability.outages: a line when it starts, not one per error) and each answer as a success."""
+        try:
+            value = call(*args, **kwargs)
+        except ConnectionInterrupted as exc:
+            outages.CACHE.failure(exc.__cause__ or exc, operation)
+            if not self._ignore_exceptions:
+                raise exc.__cause__ or exc  # as omit_exception: the client's own error
+            if self._log_ignored_exceptions:  # DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS: django-redis' line per error
+                self.logger.exception("Exception ignored")
+            return _SWALLOWED
+        outages.CACHE.success()
+        return value
+
     def _client_call(self, name, *args, **kwargs):
-        return getattr(self.client, name)(*args, **kwargs)
+        return self._guarded(name, getattr(self.client, name), *args, **kwargs)
 
     def perf_window(self):
         return perf.RedisWindow(self)
 
-    @omit_exception(return_value=_SWALLOWED)
     def _perf_read(self, route):
+        return self._guarded("get", self._perf_read_unguarded, route)
+
+    def _perf_read_unguarded(self, route):
         window = perf.window_for(self)
         try:
             return window.read(route)

@@ -29,7 +29,7 @@ from time import perf_counter
 
 from celery import signals
 
-from observability import errors, labels, metrics, process_start
+from observability import errors, labels, metrics, outages, process_start
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def on_task_retry(sender=None, **kwargs):
 def worker_registry(app, path: str | None):
     from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
-    collectors = [metrics.BUILD_INFO, metrics.QueueLengthCollector(app)]
+    collectors = [metrics.BUILD_INFO, metrics.QUEUE_LENGTH]
     if path:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=path)
@@ -193,6 +193,7 @@ def install(app) -> None:
     """Count `app`'s tasks and serve its worker's /metrics: remember the app, connect the receivers
     (config/celery.py, right after creating the app; idempotent through dispatch_uid)."""
     _state["app"] = app
+    metrics.QUEUE_LENGTH.bind(app, outages.BROKER)
     for signal, receiver in (
         (signals.before_task_publish, on_before_task_publish),
         (signals.task_prerun, on_task_prerun),

@@ -18,7 +18,9 @@ count in studio_security_events_total{event} instead, whatever their level, and 
 too (observability.sentry.before_send).
 
 An exception is marked when counted: when code logs an exception and re-raises it (or a task logs
-and fails), the second sighting is not counted -- Sentry's DedupeIntegration drops it too.
+and fails), the second sighting is not counted -- Sentry's DedupeIntegration drops it too.  Exceptions
+of a dependency outage (observability.outages) count once, by the outage's started line; the requests and
+tasks they fail do not count again, as Sentry drops their events (observability.sentry.before_send).
 
 Errors raised or logged while a request is served also count in studio_errors_by_country_total
 and add the user (id, or client address when anonymous) to a Redis HyperLogLog per minute;
@@ -33,7 +35,7 @@ import sys
 import threading
 import time
 
-from observability import metrics
+from observability import metrics, outages
 from observability.labels import (
     SECURITY_LOGGER,
     country_label,
@@ -62,10 +64,13 @@ _security_children: dict[str, object] = {}  # logger name -> its event's child (
 _local = threading.local()
 
 
-def record_error(source: str, exc: BaseException | None = None, request=None) -> bool:
-    """Count one error (False when `exc` was counted already).  Never raises."""
+def record_error(source: str, exc: BaseException | None = None, request=None, *, outage_line: bool = False) -> bool:
+    """Count one error (False when `exc` was counted already, or belongs to a dependency outage whose
+    started line -- `outage_line` -- is what counts it).  Never raises."""
     if exc is not None:
         if getattr(exc, _MARK, False):
+            return False
+        if not outage_line and outages.outage_of(exc) is not None:
             return False
         try:
             setattr(exc, _MARK, True)
@@ -231,7 +236,7 @@ def _count_log_record(record: logging.LogRecord) -> None:
     try:
         exc_info = record.exc_info
         exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None
-        record_error("log", exc, current_request.get())
+        record_error("log", exc, current_request.get(), outage_line=record.name == outages.LOGGER_NAME)
     except Exception:  # counting must never break logging
         pass
     finally:

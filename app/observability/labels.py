@@ -7,6 +7,7 @@ keeping them here is what lets metrics stay a leaf and errors import metrics, ne
 """
 from __future__ import annotations
 
+from monitoring_spec import contract
 from observability import metrics
 from observability.countries import ISO_3166_ALPHA2
 
@@ -80,11 +81,14 @@ def initial_exception_labels() -> list[str]:
 SECURITY_LOGGER = "django.security"
 # Django names each security logger after the SuspiciousOperation subclass it reports
 # (django.core.handlers.exception, the session backends, the admin) or, for CSRF failures, "csrf".
+# The project logs its own the same way: a sign-in refused by the throttle (accounts/throttle.py) and a
+# token that does not authenticate (accounts/auth.py).
+PROJECT_SECURITY_EVENTS = contract.AUTH_SECURITY_EVENTS
 SECURITY_EVENTS = (
     "DisallowedHost", "DisallowedRedirect", "SuspiciousOperation", "SuspiciousFileOperation",
     "SuspiciousMultipartForm", "SuspiciousSession", "InvalidSessionKey", "RequestDataTooBig",
     "TooManyFieldsSent", "TooManyFilesSent", "DisallowedModelAdminLookup", "DisallowedModelAdminToField",
-    "DisallowedRasterLookup", "csrf",
+    "DisallowedRasterLookup", "csrf", *PROJECT_SECURITY_EVENTS,
 )
 OTHER_SECURITY_EVENT = "other"  # a subclass the project or a library defines: its name is not bounded
 _SECURITY_EVENTS = frozenset(SECURITY_EVENTS)

@@ -59,7 +59,8 @@ class RequestIdFilter(logging.Filter):
 
 class JsonFormatter(_JsonFormatter):
     """One JSON object per line: ts, level, logger, message, request_id, process, then `extra` fields
-    (sensitive keys filtered, observability.scrubbing), exc_type and exc_info, stack_info.
+    (sensitive keys filtered, secrets inside the message and texts scrubbed: observability.scrubbing),
+    exc_type and exc_info, stack_info.
 
     python-json-logger does the work (extra fields, exceptions, values JSON cannot encode); this
     sets the guide's field names, the millisecond UTC timestamp, and the scrubbing."""
@@ -78,6 +79,10 @@ class JsonFormatter(_JsonFormatter):
         for key in log_data.keys() - _FIELDS:
             if scrubbing.is_sensitive_key(key):
                 log_data[key] = scrubbing.FILTERED
+            elif isinstance(log_data[key], str):
+                log_data[key] = scrubbing.scrub_text(log_data[key], keep_email=True)
+        if isinstance(log_data.get("message"), str):  # `password=...`, JSON text, a token after "Token "
+            log_data["message"] = scrubbing.scrub_text(log_data["message"], keep_email=True)
         if record.exc_info:
             log_data["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             log_data["exc_info"] = log_data.pop("exc_info")  # after exc_type, for the reader

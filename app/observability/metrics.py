@@ -76,8 +76,8 @@ ERRORS_BY_COUNTRY = Counter(
 # oversized body, a CSRF failure).  Counted apart so that they cannot page anyone through ErrorSpike.
 SECURITY_EVENTS = Counter(
     contract.SECURITY_EVENTS,
-    "Records of Django's django.security.* loggers (SuspiciousOperation and its subclasses, CSRF failures), "
-    "by the logger's last component; not counted in studio_errors_total.",
+    "Records of the django.security.* loggers (Django's: SuspiciousOperation and its subclasses, CSRF failures; "
+    "the project's: SigninThrottled, InvalidToken), by the logger's last component; not counted in studio_errors_total.",
     ["event"],
 )
 
@@ -184,10 +184,16 @@ class QueueLengthCollector(Collector):
     documentation = ("Messages waiting in a Celery queue (Redis LLEN of the broker's list, all priority "
                      "levels; 0 when the key is absent), read when scraped.")
 
-    def __init__(self, app, queues=None):
+    def __init__(self, app=None, queues=None, outage=None):
         self.app = app
         self._queues = queues
         self._client = None
+        self.outage = outage  # observability.outages.BROKER, told about every read (bound by celery_metrics)
+
+    def bind(self, app, outage) -> None:
+        """The project's Celery app and broker outage tracker (celery_metrics.install): the collector is
+        defined here, below the code that knows them."""
+        self.app, self.outage, self._client = app, outage, None
 
     def queues(self) -> list[str]:
         if self._queues:
@@ -215,7 +221,7 @@ class QueueLengthCollector(Collector):
 
     def collect(self):
         family = GaugeMetricFamily(self.name, self.documentation, labels=["queue"])
-        client = self._redis()
+        client = self._redis() if self.app is not None else None
         if client is not None:
             options = self.app.conf.broker_transport_options or {}
             prefix = options.get("global_keyprefix", "")
@@ -230,8 +236,13 @@ class QueueLengthCollector(Collector):
                         pipe.llen(f"{prefix}{queue}{sep}{step}")
                 lengths = pipe.execute()
             except Exception as exc:  # broker unreachable: no sample rather than a wrong 0
-                _logger.warning("studio_celery_queue_length: broker unreachable: %s", exc)
+                if self.outage is None:
+                    _logger.warning("studio_celery_queue_length: broker unreachable: %s", exc)
+                else:  # one line when the outage starts, not one per scrape
+                    self.outage.failure(exc, "queue length")
             else:
+                if self.outage is not None:
+                    self.outage.success()
                 per_queue = len(steps) + 1
                 for i, queue in enumerate(queues):
                     family.add_metric([queue], sum(lengths[i * per_queue:(i + 1) * per_queue]))
@@ -239,3 +250,6 @@ class QueueLengthCollector(Collector):
 
 
 BUILD_INFO = BuildInfoCollector()
+# Served by the web app's /metrics as well as the worker's: a backlog is measured while no worker runs, which
+# is when it builds up (the game day's worker-stop fault found CeleryQueueBacklog blind with the worker down).
+QUEUE_LENGTH = QueueLengthCollector()

@@ -31,7 +31,8 @@ Storage:
   bucket doing HINCRBY and a compare-and-set of max and min -- atomic, so any number of processes
   and hosts add up exactly.  Readers see other processes' requests within one flush interval (their
   own at once: a read flushes first).  Redis down: flushes fail and drop their figures
-  (studio_perf_window_errors_total, one WARNING per outage); requests are not affected.
+  (studio_perf_window_errors_total; the cache's outage in the log, observability.outages); requests are not
+  affected.
 * local-memory cache: the same buckets in this process's memory, so the figures are per process
   (each gunicorn worker sees its own requests only).
 """
@@ -52,7 +53,7 @@ from time import perf_counter
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 
-from observability import metrics
+from observability import metrics, outages
 
 logger = logging.getLogger(__name__)
 
@@ -232,8 +233,8 @@ class PendingWrites:
     everything every settings.PERF_WINDOW_FLUSH_SECONDS, one pipelined round trip of one Lua call
     per endpoint and bucket.  A read of the window in this process flushes first, so it sees this
     process's requests at once; other processes' requests show within one flush interval.  A failed
-    flush (Redis down) drops what it carried, counts studio_perf_window_errors_total and warns once
-    per outage.  Requests never wait on Redis for the window.
+    flush (Redis down) drops what it carried, counts studio_perf_window_errors_total and reports to the
+    cache's outage (one line when it starts).  Requests never wait on Redis for the window.
     """
 
     def __init__(self):
@@ -242,7 +243,6 @@ class PendingWrites:
         self._groups: dict[tuple, tuple] = {}  # (location, prefix) -> (redis client, prefix, rows)
         self._pid = None
         self._thread = None
-        self._failing = False
 
     def add(self, group: tuple, client, prefix: str, route: str, micros: int, queries: int) -> None:
         bucket = _bucket()
@@ -283,17 +283,13 @@ class PendingWrites:
 
     def flush_quietly(self) -> None:
         try:
-            self.flush()
+            calls = self.flush()
         except Exception as exc:  # Redis down: these figures are lost, the requests are not
             metrics.PERF_WINDOW_ERRORS.inc()
-            if not self._failing:
-                self._failing = True
-                logger.warning("performance window: cannot write to Redis (%s: %s); dropping figures until "
-                               "it answers", type(exc).__name__, exc)
+            outages.CACHE.failure(exc, "performance window")
         else:
-            if self._failing:
-                self._failing = False
-                logger.warning("performance window: writing to Redis again")
+            if calls:  # a flush with nothing to write never reached Redis: no sign that it is back
+                outages.CACHE.success()
 
 
 PENDING = PendingWrites()

@@ -6,7 +6,9 @@
     Sentry tag `request_id`; return it in the `X-Request-ID` response header;
   * remember the request so that a Sentry event captured while it runs gets the user
     (observability.context.user_event_processor) -- nothing is looked up unless an event is sent;
-  * report a 5xx response that no exception explains (a view returning 500/503 itself) to Sentry.
+  * report a 5xx response that no exception explains (a view returning 500/503 itself) to Sentry;
+  * hand the request's exact secrets (Authorization credential, password fields, ...) to Sentry's
+    scrubbing, computed only if an event of the request is sent (observability.scrubbing.request_secrets).
 
 Cheap on purpose (a few microseconds): no database access, no user evaluation.
 """
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 
 import sentry_sdk
 from django.conf import settings
 from django.core.signals import got_request_exception
 from django.dispatch import receiver
 
+from observability import scrubbing
 from observability.context import bind_loaded_user, current_request
 from observability.logging import request_id_var
 
@@ -64,6 +68,7 @@ class RequestContextMiddleware:
         sentry_on = _sentry_active()
         if sentry_on:
             _sentry_tag_request_id(rid)
+            _sentry_remember_secrets(request)
         try:
             response = self.get_response(request)
         finally:
@@ -86,6 +91,22 @@ def _sentry_active() -> bool:
 
 def _sentry_tag_request_id(rid: str) -> None:
     sentry_sdk.get_isolation_scope().set_tag("request_id", rid)
+
+
+def _sentry_remember_secrets(request) -> None:
+    """The request's exact secrets go, in the hint, to before_send (observability.sentry.scrub_event) of any
+    event or transaction of this request -- the transaction finishes after this middleware returned, so a
+    processor on the request's isolation scope, not the current_request variable.  Read only when an event
+    is sent; a weak reference, so the scope never keeps the request alive."""
+    ref = weakref.ref(request)
+
+    def processor(event: dict, hint: dict) -> dict:
+        live = ref()
+        if live is not None:
+            hint[scrubbing.SECRETS_HINT] = scrubbing.request_secrets(live)
+        return event
+
+    sentry_sdk.get_isolation_scope().add_event_processor(processor)
 
 
 def _capture_5xx(request, response) -> None:

@@ -12,7 +12,9 @@ per envelope, and a process waits at most SENTRY_SHUTDOWN_TIMEOUT seconds at exi
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import sentry_sdk
 from sentry_sdk.integrations.celery import CeleryIntegration
@@ -21,14 +23,22 @@ from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.integrations.redis import RedisIntegration
 from sentry_sdk.integrations.stdlib import StdlibIntegration
 from sentry_sdk.scope import add_global_event_processor
+from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.transport import HttpTransport
-from sentry_sdk.utils import BadDsn
+from sentry_sdk.utils import BadDsn, iter_event_frames
 
-from observability import scrubbing
+from observability import outages, scrubbing
 from observability.context import user_event_processor
 from observability.labels import is_security_logger
 
 _state: dict[str, Any] = {"initialised": False, "processor": False}
+
+# The SDK's EventScrubber (first layer: exact key names, before our before_send) with the names this
+# project's code and Django's forms use for secrets; "key" is the variable an API token is looked up by.
+DENYLIST = [*DEFAULT_DENYLIST, "pwd", "passphrase", "raw_password", "password1", "password2", "old_password",
+            "new_password1", "new_password2", "access_token", "refresh_token", "id_token", "client_secret",
+            "api-key", "x-api-key", "key", "secret_key", "signature", "routing_key", "dsn", "smtp_password",
+            "metrics_token", "csrfmiddlewaretoken", "x-csrftoken"]
 
 
 def _transport_class(timeout: float) -> type[HttpTransport]:
@@ -36,39 +46,91 @@ def _transport_class(timeout: float) -> type[HttpTransport]:
     return type("StudioSentryTransport", (HttpTransport,), {"TIMEOUT": timeout})
 
 
+def _request_path(event: dict) -> str:
+    request = event.get("request")
+    url = request.get("url") if isinstance(request, dict) else None
+    return urlsplit(url).path if isinstance(url, str) else ""
+
+
+def _drop_what_authentication_sends(event: dict, no_body_paths: Iterable[str]) -> None:
+    """An event of an authentication endpoint carries no request body and no frame locals: both hold the
+    password in forms no pattern recognises (a form key split at a "&" in it, `s` in force_bytes)."""
+    path = _request_path(event)
+    if not path or not any(path.startswith(prefix) for prefix in no_body_paths):
+        return
+    event["request"].pop("data", None)
+    for frame in iter_event_frames(event):
+        frame.pop("vars", None)
+
+
+def _drop_json_sent_as_form(event: dict) -> None:
+    """JSON text sent as a form (no JSON content type) is parsed into keys that are pieces of the text,
+    split at every "&" and "=" in it: no pattern can tell what was a secret.  Such a body is not sent."""
+    request = event.get("request")
+    data = request.get("data") if isinstance(request, dict) else None
+    if isinstance(data, dict) and any(isinstance(k, str) and k.lstrip()[:1] in ("{", "[") for k in data):
+        request["data"] = scrubbing.FILTERED
+
+
 def scrub_event(event: dict, hint: dict | None = None) -> dict:
     """before_send / before_send_transaction: secrets always, e-mail addresses unless PII is on.
 
-    Passwords, tokens, API keys, session ids and the Authorization/Cookie headers are replaced by
-    "[Filtered]" wherever they appear (request, frame locals, extra, contexts, breadcrumbs);
-    `user.email` is only kept when SENTRY_SEND_PII is on.
+    After the SDK's EventScrubber (DENYLIST), in layers: the request body and frame locals of the
+    authentication endpoints (SENTRY_NO_BODY_PATHS) are dropped, as is JSON sent as a form; passwords,
+    tokens, API keys, session ids and the Authorization/Cookie headers are replaced by "[Filtered]" wherever
+    they appear (request, frame locals, extra, contexts, breadcrumbs, spans), as keys or values, in JSON
+    text, query strings and reprs; the exact secrets of the request the event belongs to (the hint, from
+    observability.request_id) are replaced wherever they appear.  `user.email` is only kept when
+    SENTRY_SEND_PII is on.
     """
     from django.conf import settings
 
     keep_email = bool(getattr(settings, "SENTRY_SEND_PII", False))
+    secrets = tuple((hint or {}).get(scrubbing.SECRETS_HINT) or ())
+    _drop_what_authentication_sends(event, getattr(settings, "SENTRY_NO_BODY_PATHS", ()))
+    _drop_json_sent_as_form(event)
     user = event.get("user")
     if isinstance(user, dict) and not keep_email:
         user.pop("email", None)
     for key, value in event.items():
         if key in ("user", "sdk", "_meta", "debug_meta", "spans") or not isinstance(value, (dict, list, str)):
             continue
-        event[key] = scrubbing.scrub(value, keep_email=keep_email)
-    # Spans (transactions): their description and data may carry query strings and Redis arguments.
+        event[key] = scrubbing.scrub(value, keep_email=keep_email, secrets=secrets)
+    # Spans (transactions): their description, data and tags may carry query strings and Redis arguments.
     for span in event.get("spans") or ():
         if isinstance(span, dict):
             if isinstance(span.get("description"), str):
-                span["description"] = scrubbing.scrub_text(span["description"], keep_email=keep_email)
-            if isinstance(span.get("data"), dict):
-                scrubbing.scrub(span["data"], keep_email=keep_email)
+                span["description"] = scrubbing.scrub_text(span["description"], keep_email=keep_email,
+                                                           secrets=secrets)
+            for field in ("data", "tags"):
+                if isinstance(span.get(field), dict):
+                    scrubbing.scrub(span[field], keep_email=keep_email, secrets=secrets)
     return event
+
+
+def scrub_log(log: dict, hint: dict | None = None) -> dict:
+    """before_send_log (Sentry's logs, when enable_logs is turned on): the same scrubbing as events."""
+    from django.conf import settings
+
+    keep_email = bool(getattr(settings, "SENTRY_SEND_PII", False))
+    for field in ("body", "attributes"):
+        if isinstance(log.get(field), (str, dict)):
+            log[field] = scrubbing.scrub(log[field], keep_email=keep_email)
+    return log
 
 
 def before_send(event: dict, hint: dict | None = None) -> dict | None:
     """Drop the events of Django's security loggers (django.security.*, which the LoggingIntegration
     turns into error events: DisallowedHost, RequestDataTooBig, ...): any client causes them at will,
     they are no fault of the system, and studio_security_events_total counts them.  Their records stay
-    breadcrumbs of later events.  Scrub everything else (scrub_event)."""
-    if is_security_logger(str(event.get("logger") or "")):
+    breadcrumbs of later events.  Drop the events of exceptions that belong to a dependency outage, but
+    for the outage's own "started" line: one event per outage and process, not one per failed request
+    (observability.outages).  Scrub everything else (scrub_event)."""
+    logger_name = str(event.get("logger") or "")
+    if is_security_logger(logger_name):
+        return None
+    exc_info = (hint or {}).get("exc_info")
+    if exc_info and logger_name != outages.LOGGER_NAME and outages.outage_of(exc_info[1]) is not None:
         return None
     return scrub_event(event, hint)
 
@@ -93,8 +155,13 @@ def sentry_options(settings: Any) -> dict:
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),  # breadcrumbs / events
             StdlibIntegration(),  # outgoing HTTP (http.client, urllib3) as spans
         ],
+        # Layered: the SDK's scrubber by key name, then ours (keys and values, every encoding, the request's
+        # own secrets; no body from the authentication endpoints).  Breadcrumbs leave the process only
+        # inside events, where before_send scrubs them: no before_breadcrumb cost on every query and log line.
+        event_scrubber=EventScrubber(denylist=list(DENYLIST), recursive=True, send_default_pii=False),
         before_send=before_send,
         before_send_transaction=scrub_event,
+        before_send_log=scrub_log,
         transport=_transport_class(settings.SENTRY_TRANSPORT_TIMEOUT),
         shutdown_timeout=settings.SENTRY_SHUTDOWN_TIMEOUT,
         max_request_body_size="small",

@@ -36,9 +36,8 @@ from observability import errors, metrics, process_start
 logger = logging.getLogger(__name__)
 
 # Collectors the web app's /metrics adds to every scrape (registered on the default registry by
-# observability.instrumentation; the worker's are BUILD_INFO and a QueueLengthCollector,
-# observability.celery_metrics).
-WEB_SCRAPE_COLLECTORS = (metrics.BUILD_INFO, errors.ERROR_USERS)
+# observability.instrumentation; the worker's are BUILD_INFO and QUEUE_LENGTH, observability.celery_metrics).
+WEB_SCRAPE_COLLECTORS = (metrics.BUILD_INFO, errors.ERROR_USERS, metrics.QUEUE_LENGTH)
 
 
 @functools.lru_cache(maxsize=8)

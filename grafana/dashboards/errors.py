@@ -271,7 +271,23 @@ def build():
             min_=0,
             description="DisallowedHost, csrf, RequestDataTooBig, ...: the django.security logger each came from.",
         ),
-        w=18,
+        w=9,
+        h=8,
+    )
+    auth_events = "|".join(metric.AUTH_SECURITY_EVENTS)
+    lay.add(
+        ui.timeseries(
+            f"Sign-ins throttled and invalid tokens (per {win})",
+            [ui.q(f'sum by (event) ({rec.security_events}{{event=~"{auth_events}"}})', "{{event}}")],
+            min_=0,
+            description=(
+                f"{metric.SIGNIN_THROTTLED_EVENT}: sign-ins refused with a 429 because their client address or "
+                "username reached its limit of failed sign-ins (a password-guessing attempt, or a user who forgot); "
+                f"{metric.INVALID_TOKEN_EVENT}: requests with an unknown, expired or malformed API token (401). "
+                "Part of the security events beside; docs/security.md says how to tune the limits."
+            ),
+        ),
+        w=9,
         h=8,
     )
 

@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "observability.perf.PerformanceMiddleware",  # X-Request-Time & co, the 5-minute window per endpoint
     "observability.middleware.RequestMetricsMiddleware",  # queries and DB time per request, errors
     "django.middleware.security.SecurityMiddleware",
+    "core.errors.JsonErrorMiddleware",  # every error body JSON (Django's 405s, bare error responses)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,11 +73,19 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 # DATABASE_URL: postgres://user:pass@host:5432/name or sqlite:///path.  The engine is swapped for
-# django-prometheus's wrapper of the same backend so every query is counted and timed.
+# django-prometheus's wrapper of the same backend so every query is counted and timed; PostgreSQL's is
+# core/database/postgresql, which also bounds every wait on the server with the settings below.
 DATABASE_URL = env.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'studio.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# A database that refuses, or accepts and never answers, costs a request seconds, not minutes: the request
+# is a JSON 503 with Retry-After (core/views.py).  Connecting: whole seconds, psycopg's minimum is 2.  A
+# statement: the server cancels it, and the app stops waiting one second later (a server that stopped
+# answering); 0 turns both off (a long migration: DATABASE_STATEMENT_TIMEOUT=0 manage.py migrate).
+DATABASE_CONNECT_TIMEOUT = env.get_int("DATABASE_CONNECT_TIMEOUT", 2)
+DATABASE_STATEMENT_TIMEOUT = env.get_float("DATABASE_STATEMENT_TIMEOUT", 3.0)
+DATABASE_RETRY_AFTER = env.get_int("DATABASE_RETRY_AFTER", 5)  # seconds, the 503's Retry-After
 _ENGINES = {
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.postgresql": "core.database.postgresql",
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }
 DATABASES["default"]["ENGINE"] = _ENGINES.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
@@ -124,7 +133,8 @@ else:
         }
     }
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# Not a line per swallowed error: observability.cache reports them to the cache's outage (observability/outages.py).
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 DJANGO_REDIS_LOGGER = "apps.api.cache"
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -172,6 +182,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (accounts/throttle.py, docs/security.md): ModelBackend behind the throttle, so a throttled
+# sign-in is refused before its password is hashed, on every sign-in path.
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+SIGNIN_THROTTLE_ENABLED = env.get_bool("SIGNIN_THROTTLE_ENABLED", True)
+# Failed sign-ins allowed per window ("10/15m": 10 per 15 minutes); the next attempt is a 429 with Retry-After.
+SIGNIN_THROTTLE_USERNAME_RATE = env.get("SIGNIN_THROTTLE_USERNAME_RATE", "10/15m")  # per username, from anywhere
+SIGNIN_THROTTLE_ADDRESS_RATE = env.get("SIGNIN_THROTTLE_ADDRESS_RATE", "50/15m")  # per client address (IPv6: /64)
+# Proxies (CIDRs) whose X-Forwarded-For is believed (core/client_address.py); none: REMOTE_ADDR only.
+TRUSTED_PROXY_NETWORKS = env.get_list("TRUSTED_PROXY_NETWORKS")
+RATELIMIT_USE_CACHE = "default"  # django-ratelimit's counters: Redis whenever CACHE_URL/REDIS_URL is set
+RATELIMIT_FAIL_OPEN = True  # cache down: sign-ins work unthrottled (logged), never a 500 or a lock-out
+# API tokens (accounts/tokens.py): seconds a token lives, and the most a user holds at once (oldest go first).
+API_TOKEN_TTL = env.get_int("API_TOKEN_TTL", 30 * 24 * 3600)
+API_TOKENS_PER_USER = env.get_int("API_TOKENS_PER_USER", 10)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -184,6 +208,12 @@ API_PAGE_SIZE = 20
 API_MAX_PAGE_SIZE = 100
 API_MAX_PAGE = 1_000_000
 API_MAX_QUERY_LENGTH = 200
+# JSON request bodies (core/api.py json_body): checked before they are parsed; larger is a 413, deeper a 400.
+API_MAX_BODY_BYTES = env.get_int("API_MAX_BODY_BYTES", 256 * 1024)
+API_MAX_JSON_DEPTH = env.get_int("API_MAX_JSON_DEPTH", 8)
+# Every error Django answers is JSON (core/errors.py): CSRF failures too.
+CSRF_FAILURE_VIEW = "core.errors.csrf_failure"
+SESSION_ENGINE = "core.sessions"  # database sessions; a malformed cookie is no session, not a query
 
 # --- Monitoring -------------------------------------------------------------------------------
 # Every latency target and alert threshold is an edge of these buckets (the spec).
@@ -201,6 +231,16 @@ METRICS_REDIS_URL = env.get("METRICS_REDIS_URL", REDIS_URL)  # studio_error_user
 CELERY_METRICS_PORT = env.get_int("CELERY_METRICS_PORT", 9808)
 CELERY_METRICS_ADDR = env.get("CELERY_METRICS_ADDR", "127.0.0.1")
 CELERY_METRICS_QUEUES = env.get_list("CELERY_METRICS_QUEUES")  # studio_celery_queue_length; default queue if empty
+# Dependency outages (observability/outages.py): a line when one starts, then at most one per this many
+# seconds while it lasts, a line when it ends.
+OUTAGE_SUMMARY_SECONDS = env.get_float("OUTAGE_SUMMARY_SECONDS", 60.0)
+# /readyz (core/health.py): each check's limit and how long a result is kept (per process), so probes cannot
+# pile up on a sick dependency.  Details (errors, hosts, timings) go to callers that may read /metrics and to
+# these CIDRs (matched against core/client_address.py's client address).  Not loopback by default: behind a
+# proxy on the same host every client comes from 127.0.0.1.
+READYZ_CHECK_TIMEOUT = env.get_float("READYZ_CHECK_TIMEOUT", 1.0)
+READYZ_CACHE_SECONDS = env.get_float("READYZ_CACHE_SECONDS", 1.0)
+READYZ_DETAIL_NETWORKS = env.get_list("READYZ_DETAIL_NETWORKS")
 
 # --- Sentry (observability/sentry.py; off without SENTRY_DSN) ---------------------------------
 SENTRY_DSN = env.get("SENTRY_DSN")
@@ -212,6 +252,8 @@ SENTRY_TRANSPORT_TIMEOUT = env.get_float("SENTRY_TRANSPORT_TIMEOUT", 5.0)  # per
 SENTRY_SHUTDOWN_TIMEOUT = env.get_float("SENTRY_SHUTDOWN_TIMEOUT", 2.0)  # longest flush at process exit
 SENTRY_DEBUG = env.get_bool("SENTRY_DEBUG", False)
 SENTRY_IGNORED_5XX_PATHS = ["/readyz"]  # a failing probe is Prometheus' business, not an event per poll
+# Path prefixes whose events carry no request body and no frame locals: where passwords are sent.
+SENTRY_NO_BODY_PATHS = ["/api/v1/auth/", "/admin/login/", "/admin/password_change/"]
 # Endpoints that fail on purpose (/_drill/..., the drills app): on with DEBUG or this flag, never in
 # production.  Each settings module calls with_drills() (end of this file) once both are final.
 ENABLE_DRILL_ENDPOINTS = env.get_bool("ENABLE_DRILL_ENDPOINTS", False)

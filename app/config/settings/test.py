@@ -22,6 +22,9 @@ LOGGING = logging_from_settings(globals())  # noqa: F405
 ENABLE_DRILL_ENDPOINTS = env.get_bool("ENABLE_DRILL_ENDPOINTS", True)
 INSTALLED_APPS = with_drills(INSTALLED_APPS, ENABLE_DRILL_ENDPOINTS)  # noqa: F405
 METRICS_PUBLIC = env.get_bool("METRICS_PUBLIC", True)  # /metrics open unless a test configures protection
+# Every test client is 127.0.0.1: the whole run's failed sign-ins would add up on one address and throttle tests
+# that expect a 401.  The throttle's own tests (tests/test_signin_throttle.py) set the limits they test.
+SIGNIN_THROTTLE_ADDRESS_RATE = env.get("SIGNIN_THROTTLE_ADDRESS_RATE", "100000/15m")
 CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", True)
 if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"
