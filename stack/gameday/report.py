@@ -13,13 +13,18 @@ def _seconds(values: dict[str, float]) -> str:
     return ", ".join(f"{name} {s:.0f}s" for name, s in sorted(values.items())) or "none"
 
 
+def _expected(r) -> str:
+    text = ", ".join(r.expected) or "none"
+    return text + (f" (may: {', '.join(r.allowed)})" if getattr(r, "allowed", None) else "")
+
+
 def fault_line(r) -> str:
     if r.skipped:
         return f"  SKIPPED: {r.skipped}"
     verdict = "PASS" if r.passed else "FAIL"
     failed = [what for what, ok in r.checks if not ok]
     prom = "?" if r.counted_by_prometheus is None else f"{r.counted_by_prometheus:.0f}"
-    return (f"  {verdict}: paged {_seconds(r.paged)} (expected {', '.join(r.expected) or 'none'}); "
+    return (f"  {verdict}: paged {_seconds(r.paged)} (expected {_expected(r)}); "
             f"fired {_seconds(r.fired)}; resolved "
             f"{'?' if r.resolved_after_recovery is None else f'{r.resolved_after_recovery:.0f}s'} after recovery; "
             f"{r.failed_requests} failed requests; counted {r.counted_by_locust} (Locust) / {prom} (Prometheus)"
@@ -37,7 +42,7 @@ def table(results) -> str:
         resolved = "-" if r.resolved_after_recovery is None else f"{r.resolved_after_recovery:.0f}"
         verdict = f"skipped: {r.skipped}" if r.skipped else ("PASS" if r.passed else
                                                             "FAIL: " + "; ".join(w for w, ok in r.checks if not ok))
-        rows.append(f"| {r.name} | {', '.join(r.expected) or 'none'} | {_seconds(r.paged)} | {_seconds(r.fired)} "
+        rows.append(f"| {r.name} | {_expected(r)} | {_seconds(r.paged)} | {_seconds(r.fired)} "
                     f"| {resolved} | {r.failed_requests} | {r.counted_by_locust} / {prom} | {verdict} |")
     return HEADER + "\n".join(rows) + "\n"
 
