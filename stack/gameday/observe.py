@@ -13,10 +13,20 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitoring_spec.promql import duration_seconds
 from monitoring_spec.recorded import Names
 from stack.sinks import firing_alerts
 
 HEARTBEAT = "Watchdog"
+RUN_WINDOW_SECONDS = 6 * 3600
+
+
+def spans_the_run(labels: dict) -> bool:
+    """An error-budget alert whose long window is hours to days (6h, 1d, 3d): it averages every fault of the run,
+    whose outages spend real budget, so it belongs to the game day as a whole, not to the fault that is on when
+    it crosses its threshold.  The fast burn (1h and 5m) is a fault's."""
+    long = labels.get("long")
+    return bool(labels.get("slo")) and long is not None and duration_seconds(long) >= RUN_WINDOW_SECONDS
 
 
 def get_json(url: str, timeout: float = 10.0):
@@ -40,8 +50,9 @@ class Prometheus:
         return float(result[0]["value"][1]) if result else None
 
     def firing(self) -> set[str]:
-        """Alerts firing now, the heartbeat aside."""
-        return {r["metric"]["alertname"] for r in self.query('ALERTS{alertstate="firing"}')} - {HEARTBEAT}
+        """Alerts firing now, the heartbeat and the run's budget alerts aside."""
+        return {r["metric"]["alertname"] for r in self.query('ALERTS{alertstate="firing"}')
+                if not spans_the_run(r["metric"])} - {HEARTBEAT}
 
     def ready(self) -> bool:
         try:

@@ -47,7 +47,7 @@ def table(results) -> str:
     return HEADER + "\n".join(rows) + "\n"
 
 
-def write(out: Path, results, started: float, args, status_same: bool) -> None:
+def write(out: Path, results, started: float, args, status_same: bool, run_alerts: list[str] = ()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.node()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end"
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
@@ -57,7 +57,9 @@ def write(out: Path, results, started: float, args, status_same: bool) -> None:
     (out / "report.md").write_text(
         f"# Game day, {when}\n\n{machine}; {duration:.0f} minutes; {args.users} Locust users; margin "
         f"{args.margin:.0f} s; `make status` before and after: {'identical' if status_same else 'DIFFERENT'}.\n\n"
-        f"{table(results)}\n{notes}")
+        f"{table(results)}\n{notes}\nError-budget alerts over hours that fired during the run (they average every "
+        f"fault's failures): {', '.join(run_alerts) or 'none'}.\n")
     (out / "report.json").write_text(json.dumps({
         "started": started, "machine": machine, "users": args.users, "margin": args.margin,
-        "status_identical": status_same, "results": [asdict(r) for r in results]}, indent=2, sort_keys=True))
+        "status_identical": status_same, "run_alerts": list(run_alerts), "results": [asdict(r) for r in results]},
+        indent=2, sort_keys=True))

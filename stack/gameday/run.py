@@ -29,7 +29,7 @@ from monitoring_spec.recorded import Names
 from stack import services as svc
 from stack.gameday import report
 from stack.gameday.faults import FAULTS, Fault
-from stack.gameday.observe import LocustTotals, Processes, Prometheus, pages
+from stack.gameday.observe import LocustTotals, Processes, Prometheus, pages, spans_the_run
 
 RULES = svc.ROOT / "prometheus" / "rules" / "alerts.yml"
 PROBES = ("/healthz", "/readyz")
@@ -74,6 +74,7 @@ class GameDay:
         self.totals = LocustTotals(out / "locust_stats_history.csv")
         self.own_requests: list[float] = []  # when each of our own (non-probe) requests was answered
         self.result: Result | None = None
+        self.run_alerts: set[str] = set()  # budget alerts over hours that fired during the run (spans_the_run)
         self.t_fault = self.t_recovered = 0.0
 
     # --- what the faults use ------------------------------------------------------------------------------
@@ -255,7 +256,9 @@ class GameDay:
         span = int(time.time() - self.t_fault) + 1
         for series in self.prometheus.query(f'ALERTS{{alertstate="firing"}}[{span}s]'):
             name = series["metric"]["alertname"]
-            if name != "Watchdog" and series["values"]:
+            if spans_the_run(series["metric"]):
+                self.run_alerts.add(f"{name} ({series['metric'].get('severity')}, {series['metric']['long']})")
+            elif name != "Watchdog" and series["values"]:
                 first = float(series["values"][0][0]) - self.t_fault
                 self.result.fired[name] = round(min(first, self.result.fired.get(name, first)), 1)
 
@@ -325,9 +328,10 @@ def main(args) -> int:
     time.sleep(5)
     after = status_snapshot()
     same = before == after
-    report.write(out, results, started, args, same)
+    report.write(out, results, started, args, same, sorted(gd.run_alerts))
     print(f"\nmake status before and after: {'identical' if same else 'DIFFERENT'}\n{report.table(results)}\n"
-          f"report: {out / 'report.md'}")
+          f"error-budget alerts over hours during the run (its faults spend budget): "
+          f"{', '.join(sorted(gd.run_alerts)) or 'none'}\nreport: {out / 'report.md'}")
     return 0 if same and all(r.passed or r.skipped for r in results) else 1
 
 

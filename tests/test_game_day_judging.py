@@ -1,0 +1,30 @@
+"""How the game day attributes alerts (stack/gameday/observe.py): the error-budget alerts whose long window spans
+hours average every fault of a run, whose outages spend real budget, so they are the run's, reported apart;
+the fast burn and every other alert are the fault's."""
+from __future__ import annotations
+
+import yaml
+
+from stack.gameday.observe import spans_the_run
+from stack.gameday.run import RULES
+
+
+def alerting_rules() -> list[dict]:
+    return [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
+
+
+def test_only_the_budget_alerts_over_hours_belong_to_the_run():
+    run_level = {(r["alert"], r["labels"].get("long")) for r in alerting_rules()
+                 if spans_the_run({"alertname": r["alert"], **r["labels"]})}
+    assert ("AvailabilityErrorBudgetBurn", "6h") in run_level
+    assert ("AvailabilityErrorBudgetBurn", "1d") in run_level
+    assert ("AvailabilityErrorBudgetBurn", "1h") not in run_level  # the fast burn is a fault's
+    assert {name for name, _ in run_level} <= {"AvailabilityErrorBudgetBurn", "LatencyErrorBudgetBurn"}
+    for guide in ("ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssues", "RedisDown"):
+        assert not any(name == guide for name, _ in run_level), guide
+
+
+def test_a_window_is_read_as_a_duration_not_a_string():
+    assert spans_the_run({"slo": "availability", "long": "360m"})
+    assert not spans_the_run({"slo": "availability", "long": "359m"})
+    assert not spans_the_run({"long": "3d"})  # not an SLO alert
