@@ -28,3 +28,17 @@ def test_a_window_is_read_as_a_duration_not_a_string():
     assert spans_the_run({"slo": "availability", "long": "360m"})
     assert not spans_the_run({"slo": "availability", "long": "359m"})
     assert not spans_the_run({"long": "3d"})  # not an SLO alert
+
+
+def test_locust_totals_are_read_between_rows_and_only_once_the_file_reaches_the_moment(tmp_path):
+    """Locust writes its history through a buffer, seconds behind: read at a moment past the last row, the total
+    would be the last row's, short by the traffic still buffered (Prometheus then counted ~20 more)."""
+    from stack.gameday.observe import LocustTotals
+
+    history = tmp_path / "locust_stats_history.csv"
+    header = "Timestamp,User Count,Type,Name,Total Request Count,Total Failure Count\n"
+    history.write_text(header + "100,5,,Aggregated,70,1\n101,5,GET,courses,30,0\n102,5,,Aggregated,84,3\n")
+    totals = LocustTotals(history)
+    assert totals.at(101) == (77.0, 2.0)  # halfway between the Aggregated rows
+    assert totals.covers(101.5) and not totals.covers(102)
+    assert totals.at(105) == (84.0, 3.0)  # past the last row: what count() must not read before covers()

@@ -118,6 +118,11 @@ class LocustTotals:
                                 int(float(row["Total Failure Count"]))))
         return out
 
+    def covers(self, when: float) -> bool:
+        """A row after `when` is on disk: Locust writes the file through a buffer, seconds behind."""
+        rows = self.rows()
+        return bool(rows) and rows[-1][0] > when
+
     def at(self, when: float) -> tuple[float, float]:
         """(requests, failures) as of `when`, interpolated between the rows around it (one a second)."""
         before, after = (0.0, 0, 0), None
