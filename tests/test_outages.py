@@ -140,3 +140,27 @@ def test_a_redis_outage_is_one_line_when_it_starts_a_summary_while_it_lasts_and_
           f"{len(events)}; summary: {summary!r}; end: {ended.getMessage()!r}")
     assert len(events) <= 1, events
     assert cache_lines == []
+
+
+def test_the_celery_consumers_reconnect_errors_are_the_broker_outage_not_an_error_each():
+    """The game day's redis-down fault: the worker's consumer logged an ERROR at every reconnect attempt (13 in
+    three minutes), each counted in studio_errors_total, and ErrorSpike fired on a Redis outage RedisDown pages."""
+    from prometheus_client import REGISTRY
+
+    from observability.sentry import before_send
+
+    def errors() -> float:
+        return sum(s.value for m in REGISTRY.collect() if m.name == "studio_errors"
+                   for s in m.samples if s.name == "studio_errors_total")
+
+    consumer = logging.getLogger(outages.CELERY_CONSUMER_LOGGER)
+    before = errors()
+    for _ in range(5):
+        consumer.error("consumer: Cannot connect to %s: %s.", "redis://127.0.0.1:6380/0", "Error 111 connecting")
+    assert outages.BROKER.down
+    assert errors() - before == 1  # the outage's start line, once
+    consumer.error("Unrecoverable error: %r", ValueError("not a reconnect"))
+    assert errors() - before == 2  # any other error of the consumer still counts
+    event = {"logger": outages.CELERY_CONSUMER_LOGGER, "logentry": {"message": "consumer: Cannot connect to %s: %s."}}
+    assert before_send(event, {}) is None
+    assert before_send({**event, "logentry": {"message": "Unrecoverable error: %r"}}, {}) is not None

@@ -232,6 +232,12 @@ def _count_log_record(record: logging.LogRecord) -> None:
         return
     if record.levelno < logging.ERROR or record.name in IGNORED_LOGGERS or getattr(_local, "busy", False):
         return
+    if outages.is_broker_reconnect(record.name, str(record.msg)):  # the outage's start line is the one error
+        try:
+            outages.BROKER.failure(ConnectionError(record.getMessage()[:300]), "consume")
+        except Exception:  # counting must never break logging
+            pass
+        return
     _local.busy = True  # a log record emitted while counting (Redis client, ...) is not counted
     try:
         exc_info = record.exc_info

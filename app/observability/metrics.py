@@ -238,8 +238,8 @@ class QueueLengthCollector(Collector):
             except Exception as exc:  # broker unreachable: no sample rather than a wrong 0
                 if self.outage is None:
                     _logger.warning("studio_celery_queue_length: broker unreachable: %s", exc)
-                else:  # one line when the outage starts, not one per scrape
-                    self.outage.failure(exc, "queue length")
+                elif self.outage.down:  # in the outage's summary; a scrape never starts one: RedisDown pages for
+                    self.outage.failure(exc, "queue length")  # Redis, an ERROR per web process would be noise
             else:
                 if self.outage is not None:
                     self.outage.success()

@@ -134,6 +134,15 @@ class Outage:
             self.down, self._failures, self._recent = False, 0, Counter()
 
 
+# The Celery worker's consumer logs an ERROR at every reconnect attempt while the broker is down (one every
+# few seconds): each is the broker outage's, reported to BROKER, not an error of its own.
+CELERY_CONSUMER_LOGGER = "celery.worker.consumer.consumer"
+
+
+def is_broker_reconnect(logger_name: str, message: str) -> bool:
+    return logger_name == CELERY_CONSUMER_LOGGER and message.startswith("consumer: Cannot connect")
+
+
 DATABASE = Outage("database")
 BROKER = Outage("broker")
 CACHE = Outage("cache", level=logging.WARNING)  # requests are served from the database meanwhile

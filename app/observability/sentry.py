@@ -129,6 +129,9 @@ def before_send(event: dict, hint: dict | None = None) -> dict | None:
     logger_name = str(event.get("logger") or "")
     if is_security_logger(logger_name):
         return None
+    message = str((event.get("logentry") or {}).get("message") or "")
+    if outages.is_broker_reconnect(logger_name, message):  # the broker outage's start line is its event
+        return None
     exc_info = (hint or {}).get("exc_info")
     if exc_info and logger_name != outages.LOGGER_NAME and outages.outage_of(exc_info[1]) is not None:
         return None
