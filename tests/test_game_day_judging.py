@@ -42,3 +42,22 @@ def test_locust_totals_are_read_between_rows_and_only_once_the_file_reaches_the_
     assert totals.at(101) == (77.0, 2.0)  # halfway between the Aggregated rows
     assert totals.covers(101.5) and not totals.covers(102)
     assert totals.at(105) == (84.0, 3.0)  # past the last row: what count() must not read before covers()
+
+
+def test_a_page_of_the_runs_spent_budget_is_not_the_faults():
+    """worker-stop paged AvailabilityErrorBudgetBurn (6h window) 512 s in: database-down's 503s had spent the
+    budget.  It fired only as a run-level series, so it is the run's; the fault is judged on the rest."""
+    from stack.gameday.observe import split_pages
+
+    paged = {"AvailabilityErrorBudgetBurn": 512.0, "CeleryQueueBacklog": 609.0, "TargetDown": 129.0}
+    fired = {"CeleryQueueBacklog": 604.0, "TargetDown": 124.0}
+    fault, run = split_pages(paged, fired, {"AvailabilityErrorBudgetBurn"})
+    assert fault == {"CeleryQueueBacklog": 609.0, "TargetDown": 129.0}
+    assert run == {"AvailabilityErrorBudgetBurn": 512.0}
+    # The fast burn (1h) fired as the fault's own: its page stays the fault's, to be judged.
+    fired["AvailabilityErrorBudgetBurn"] = 300.0
+    fault, run = split_pages(paged, fired, {"AvailabilityErrorBudgetBurn"})
+    assert "AvailabilityErrorBudgetBurn" in fault and not run
+    # An alert with no run-level series is never excused.
+    fault, run = split_pages({"ErrorSpike": 40.0}, {}, {"AvailabilityErrorBudgetBurn"})
+    assert fault == {"ErrorSpike": 40.0} and not run

@@ -29,6 +29,14 @@ def spans_the_run(labels: dict) -> bool:
     return bool(labels.get("slo")) and long is not None and duration_seconds(long) >= RUN_WINDOW_SECONDS
 
 
+def split_pages(paged: dict[str, float], fired: dict[str, float], run_level: set[str]) -> tuple[dict, dict]:
+    """(the fault's pages, the run's): an alert that paged while only its budget series over hours fired (a page
+    sent when an earlier fault's spent budget crossed a 6h threshold) is the run's; one that also fired as the
+    fault's own (a fast burn, any other alert) is judged with the fault."""
+    run = {a: s for a, s in paged.items() if a in run_level and a not in fired}
+    return {a: s for a, s in paged.items() if a not in run}, run
+
+
 def get_json(url: str, timeout: float = 10.0):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.load(resp)

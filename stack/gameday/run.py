@@ -29,7 +29,7 @@ from monitoring_spec.recorded import Names
 from stack import services as svc
 from stack.gameday import report
 from stack.gameday.faults import FAULTS, Fault
-from stack.gameday.observe import LocustTotals, Processes, Prometheus, pages, spans_the_run
+from stack.gameday.observe import LocustTotals, Processes, Prometheus, pages, spans_the_run, split_pages
 
 RULES = svc.ROOT / "prometheus" / "rules" / "alerts.yml"
 PROBES = ("/healthz", "/readyz")
@@ -45,6 +45,7 @@ class Result:
     recovery: str = ""
     fired: dict[str, float] = field(default_factory=dict)  # alert -> seconds from the fault to firing
     paged: dict[str, float] = field(default_factory=dict)  # alert -> seconds from the fault to its first page
+    run_paged: dict[str, float] = field(default_factory=dict)  # pages of the run's budget alerts (split_pages)
     pages: int = 0  # firing pages (every receiver) after the fault
     resolved_after_recovery: float | None = None
     failed_requests: int = 0
@@ -75,6 +76,7 @@ class GameDay:
         self.own_requests: list[float] = []  # when each of our own (non-probe) requests was answered
         self.result: Result | None = None
         self.run_alerts: set[str] = set()  # budget alerts over hours that fired during the run (spans_the_run)
+        self.run_level_now: set[str] = set()  # the names of those firing during the current fault
         self.t_fault = self.t_recovered = 0.0
 
     # --- what the faults use ------------------------------------------------------------------------------
@@ -209,6 +211,9 @@ class GameDay:
         for page in fired_pages:
             for alert in page.alerts:
                 result.paged.setdefault(alert, round(page.at - self.t_fault, 1))
+        result.paged, result.run_paged = split_pages(result.paged, result.fired, self.run_level_now)
+        if result.run_paged:
+            result.notes.append(f"paged for the run's spent budget, not this fault: {sorted(result.run_paged)}")
         in_flight = self.count(self.t_fault, t_end)
         counts_agree = result.counted_by_prometheus is not None and \
             abs(result.counted_by_prometheus - result.counted_by_locust) <= in_flight
@@ -257,10 +262,12 @@ class GameDay:
     def _firing_times(self) -> None:
         """First firing of each alert after the fault, from ALERTS in Prometheus (one-second resolution)."""
         span = int(time.time() - self.t_fault) + 1
+        self.run_level_now = set()
         for series in self.prometheus.query(f'ALERTS{{alertstate="firing"}}[{span}s]'):
             name = series["metric"]["alertname"]
             if spans_the_run(series["metric"]):
                 self.run_alerts.add(f"{name} ({series['metric'].get('severity')}, {series['metric']['long']})")
+                self.run_level_now.add(name)
             elif name != "Watchdog" and series["values"]:
                 first = float(series["values"][0][0]) - self.t_fault
                 self.result.fired[name] = round(min(first, self.result.fired.get(name, first)), 1)
