@@ -15,6 +15,7 @@ from pathlib import Path
 
 from monitoring_spec.promql import duration_seconds
 from monitoring_spec.recorded import Names
+from stack import services as svc
 from stack.sinks import firing_alerts
 
 HEARTBEAT = "Watchdog"
@@ -37,6 +38,14 @@ def split_pages(paged: dict[str, float], fired: dict[str, float], run_level: set
     return {a: s for a, s in paged.items() if a not in run}, run
 
 
+def recorded_expr(record: str) -> str:
+    """The expression a recording rule of prometheus/rules/recording.yml records under `record`."""
+    import yaml
+
+    groups = yaml.safe_load((svc.ROOT / "prometheus" / "rules" / "recording.yml").read_text())["groups"]
+    return next(r["expr"] for g in groups for r in g["rules"] if r.get("record") == record)
+
+
 def get_json(url: str, timeout: float = 10.0):
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.load(resp)
@@ -56,6 +65,20 @@ class Prometheus:
     def value(self, expr: str, at: float | None = None) -> float | None:
         result = self.query(expr, at)
         return float(result[0]["value"][1]) if result else None
+
+    def scrape_read(self, recorded: str, at: float) -> float | None:
+        """The time of the app's scrape the rules read at evaluation `at`.  Not always the newest scrape stamped
+        before `at`: a scrape is stamped when it starts and committed when it ends, so one that was still being
+        read while the rules ran (slow under load) is newer than what they saw, and comparing the clients'
+        count from it was off by a scrape interval of traffic (21 requests in the game day's redis-down).  The
+        scrape read is the one whose total is the total the rule recorded."""
+        total = self.value(f"sum({recorded})", at=at)
+        newest = self.value('max(timestamp(up{job="studio-app"}))', at=at)
+        if total is None or newest is None:
+            return newest
+        candidates = [newest, self.value('max(timestamp(up{job="studio-app"}))', at=newest - 0.001)]
+        raw = recorded_expr(recorded)
+        return next((s for s in candidates if s is not None and self.value(f"sum({raw})", at=s) == total), newest)
 
     def firing(self) -> set[str]:
         """Alerts firing now, the heartbeat and the run's budget alerts aside."""
@@ -79,8 +102,8 @@ class Prometheus:
         increments = Names(monitoring_spec).responses.replace("studio:", "instance:").replace(":increase5m", ":increments")
         e0 = self.value(f"max(timestamp({increments}))", at=since)
         e1 = self.value(f"max(timestamp({increments}))", at=until)
-        s0 = self.value('max(timestamp(up{job="studio-app"}))', at=e0) if e0 else None
-        s1 = self.value('max(timestamp(up{job="studio-app"}))', at=e1) if e1 else None
+        s0 = self.scrape_read(increments.replace(":increments", ":sum"), e0) if e0 else None
+        s1 = self.scrape_read(increments.replace(":increments", ":sum"), e1) if e1 else None
         if None in (e0, e1, s0, s1) or e1 <= e0:
             return None
         # Prometheus 2 ranges are closed at both ends: one millisecond less leaves e0's increment out.
