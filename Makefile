@@ -12,7 +12,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: help tools install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated
+.PHONY: help tools install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated \
+	schema-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
@@ -55,6 +56,12 @@ check-generated: tools $(STAMP) ## fail when a generated file drifted from its s
 	promtool check rules prometheus/rules/*.yml
 	promtool test rules prometheus/tests/*.yml
 	amtool check-config alertmanager/alertmanager.yml
+
+# Node and npm only (no virtualenv): grafana/schema/ pins @grafana/schema and typescript; npm ci on first use.
+schema-check: ## type-check the generated dashboards against @grafana/schema's Dashboard type (tsc; needs node, npm)
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "schema-check needs node and npm (https://nodejs.org)" >&2; exit 2; }
+	node grafana/schema/check.mjs
 
 migrate: $(STAMP) ## apply migrations to the configured database
 	cd app && ../$(PY) manage.py migrate --noinput
