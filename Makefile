@@ -116,6 +116,17 @@ bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per 
 bench-signin: $(STAMP) ## password guessing vs the course list's P50/P95, sign-in throttle off then on (BENCH_ARGS="--seconds 30")
 	$(PY) -m benchmarks.signin_attack $(BENCH_ARGS)
 
+# Dashboard snapshots without Grafana (grafana/snapshot/): every panel's queries drawn to PNG with matplotlib.
+.PHONY: snapshot snapshot-readme
+SNAPSHOT_ARGS ?=
+README_IMAGE := docs/images/overview.png
+snapshot: $(STAMP) ## draw the dashboards from the running Prometheus to var/snapshots/<UTC time>/ (SNAPSHOT_ARGS="--around T --window 30m")
+	$(PY) -m grafana.snapshot $(SNAPSHOT_ARGS)
+
+snapshot-readme: $(STAMP) ## redraw the README's Overview picture (docs/images/overview.png) from the running Prometheus, last hour
+	$(PY) -m grafana.snapshot --dashboard studio-overview --out var/snapshots/readme $(SNAPSHOT_ARGS)
+	mkdir -p $(dir $(README_IMAGE)) && cp var/snapshots/readme/overview.png $(README_IMAGE)
+
 .PHONY: game-day
 GAME_DAY_ARGS ?=
 game-day: $(STAMP) ## faults against the running stack under load, measured end to end (GAME_DAY_ARGS="--list|--only NAME|--soak 15")
