@@ -50,6 +50,7 @@ class FakeApp:
         self.query_time = Histogram(contract.DB_DURATION, "", ["alias", "vendor"], buckets=DB_QUERY_BUCKETS,
                                     registry=r)
         self.queue = Gauge(contract.CELERY_QUEUE, "", ["queue"], registry=r)
+        Gauge(contract.BUILD_INFO, "", ["release", "environment"], registry=r).labels("r17", "test").set(1)
         self.scrapes = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -145,6 +146,8 @@ def test_every_dashboard_is_one_png_of_its_grid_and_the_index_links_them(shot, p
     for d in shot.dashboards:
         assert f'href="{d.png.name}"' in index
     assert time.strftime("%Y-%m-%d %H:%M", time.gmtime(shot.dashboards[0].end)) in index
+    # The Overview's release annotation: the release the app started with is new within 2 minutes.
+    assert [text for _, text in shot.dashboards[0].annotations] == ["Release r17"]
 
 
 def test_a_panel_whose_series_exist_has_data_and_one_whose_metric_is_absent_is_no_data(shot, prometheus):

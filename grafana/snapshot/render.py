@@ -8,7 +8,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from grafana.snapshot import colors, draw, layout
+from grafana.snapshot import colors, draw, layout, tables, timeseries, values
 from grafana.snapshot import html as index_page
 from grafana.snapshot.data import PanelData, annotation_events, fetch
 from grafana.snapshot.model import DashboardShot, PanelShot, Snapshot
@@ -64,15 +64,15 @@ def render_dashboard(prom: Prometheus, dash: dict, start: float, end: float, png
         inner = draw.frame(c, r, panel.get("title", ""))
         data = fetch(prom, panel, start, end, r.w, scrape) if kind in DRAWN_TYPES else PanelData()
         if kind == "timeseries":
-            steps, style = draw.timeseries(c, inner, panel, data, start, end, annotations)
+            steps, style = timeseries.timeseries(c, inner, panel, data, start, end, annotations)
         elif kind == "stat":
-            steps, style = draw.stat(c, inner, panel, data)
+            steps, style = values.stat(c, inner, panel, data)
         elif kind == "gauge":
-            steps, style = draw.gauge(c, inner, panel, data)
+            steps, style = values.gauge(c, inner, panel, data)
         elif kind == "bargauge":
-            steps, style = draw.bargauge(c, inner, panel, data)
+            steps, style = values.bargauge(c, inner, panel, data)
         elif kind in ("table", "geomap"):
-            steps, style = draw.table(c, inner, panel, data, as_geomap=kind == "geomap")
+            steps, style = tables.table(c, inner, panel, data, as_geomap=kind == "geomap")
         else:
             draw.no_data(c, inner, f"panel type {kind!r} is not drawn")
             steps, style = [], ""
