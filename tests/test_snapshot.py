@@ -257,6 +257,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     ("--around", "now", "--window", "soon"),
     ("--around", "now", "--from", "now-1h"),
     ("--to", "now"),
+    ("--around", "now+2h"),
+    ("--from", "now+1h"),
     ("--dashboard", "no-such-dashboard"),
 ])
 def test_bad_input_is_a_usage_error(args):

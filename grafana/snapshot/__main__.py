@@ -67,7 +67,10 @@ def time_range(p: argparse.ArgumentParser, args) -> tuple[float | None, float | 
         if args.start is not None or args.end is not None:
             p.error("--around excludes --from and --to")
         half = (args.window or 1800.0) / 2
-        return args.around - half, min(args.around + half, time.time())
+        start, end = args.around - half, min(args.around + half, time.time())
+        if end <= start:
+            p.error("--around is in the future: Prometheus has nothing there yet")
+        return start, end
     if args.window is not None:
         p.error("--window goes with --around")
     if args.start is None:
@@ -76,7 +79,7 @@ def time_range(p: argparse.ArgumentParser, args) -> tuple[float | None, float | 
         return None, None
     end = time.time() if args.end is None else args.end
     if end <= args.start:
-        p.error("--from must be before --to")
+        p.error("--from must be before --to (and before now when --to is left out)")
     return args.start, end
 
 

@@ -89,6 +89,8 @@ def render(prom_url: str, dashboards: list[dict] | None, start: float | None, en
            *, index: bool = True) -> Snapshot:
     """Every dashboard queried over [start, end] (each its own range when None) and drawn to out_dir/<name>.png,
     with out_dir/index.html.  Raises query.PrometheusUnreachable when nothing answers at prom_url."""
+    if (start is None) != (end is None) or (start is not None and end <= start):
+        raise ValueError(f"not a time range: {start} to {end}")
     prom = Prometheus(prom_url)
     prom.check()
     scrape = prom.scrape_seconds()
