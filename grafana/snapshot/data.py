@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from grafana.snapshot import frames
 from grafana.snapshot.query import Prometheus, QueryError
+from grafana.snapshot.timerange import parse_duration
 from grafana.snapshot.variables import grafana_values, substitute
 
 
@@ -56,11 +57,15 @@ def annotation_events(prom: Prometheus, dash: dict, start: float, end: float, sc
     """Prometheus annotations (e.g. releases): where each series starts having samples, Grafana marks an event."""
     events = []
     for anno in dash.get("annotations", {}).get("list", []):
-        if not anno.get("expr") or not anno.get("enable", True):
+        target = anno.get("target") or {}  # Grafana's current model: the query is the annotation's target
+        expr = target.get("expr") or anno.get("expr")
+        if not expr or not anno.get("enable", True):
             continue
         step, values = grafana_values(start, end, 1000, scrape)
+        if target.get("interval"):  # the target's minimum step
+            step = max(step, parse_duration(target["interval"]))
         try:
-            result = prom.range(substitute(anno["expr"], values), start, end, step)
+            result = prom.range(substitute(expr, values), start, end, step)
         except QueryError:
             continue
         for item in result:
