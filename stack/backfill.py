@@ -13,7 +13,7 @@ the weekly review (stack/review/) have something to show.
    Prometheus is restarted to pick a layer's blocks up).  By default each rule is one range query per 10,000
    steps, at the raw samples' timestamps, written as OpenMetrics and loaded like the history (8 days: ~15 s);
    --promtool-rules uses `promtool tsdb create-blocks-from rules` instead, which asks one range query per rule
-   per 2-hour block and took ~410 s for the same 8 days.  (promtool evaluates a group at an offset hashed from
+   per 2-hour block and took ~250 s for the same 8 days.  (promtool evaluates a group at an offset hashed from
    its file and name, so every layer is written to the same file under the same group name: the exact counts
    need every layer at the same instants, as the rules of one group are in Prometheus.)
 3. promtool ignores alerting rules, so the alerts are evaluated here the way Prometheus does: each rule's
