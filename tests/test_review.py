@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ def served():
         yield history, prom.url
     finally:
         prom.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run_review(url: str, *args: str) -> subprocess.CompletedProcess:
