@@ -135,3 +135,13 @@ game-day: $(STAMP) ## faults against the running stack under load, measured end 
 .PHONY: mutation
 mutation: tools $(STAMP) ## every alert mutated (thresholds, comparisons, for:, windows): each mutant must fail a promtool test
 	$(PY) -m prometheus.promtest.mutate
+
+# The weekly review (stack/review/) and the history it can be tried on (stack/backfill.py, stack/history.py).
+.PHONY: backfill review
+DAYS ?= 15
+backfill: tools $(STAMP) ## load DAYS (default 15) of realistic history, rules and alerts into the running stack's Prometheus
+	$(PY) -m stack.backfill --days $(DAYS) --stack-targets --data-dir var/stack/prometheus-data \
+	  --prometheus http://127.0.0.1:$(or $(PROMETHEUS_PORT),9090)
+
+review: $(STAMP) ## the post-launch checklist as var/reviews/<date>/review.md with charts (SINCE=7d, REVIEW_ARGS="--from T --to T --out DIR")
+	$(PY) -m stack.review --prometheus http://127.0.0.1:$(or $(PROMETHEUS_PORT),9090) $(if $(SINCE),--since $(SINCE)) $(REVIEW_ARGS)
