@@ -12,7 +12,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: help tools install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated
+.PHONY: help tools install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated \
+	schema-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
@@ -55,6 +56,12 @@ check-generated: tools $(STAMP) ## fail when a generated file drifted from its s
 	promtool check rules prometheus/rules/*.yml
 	promtool test rules prometheus/tests/*.yml
 	amtool check-config alertmanager/alertmanager.yml
+
+# Node and npm only (no virtualenv): grafana/schema/ pins @grafana/schema and typescript; npm ci on first use.
+schema-check: ## type-check the generated dashboards against @grafana/schema's Dashboard type (tsc; needs node, npm)
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "schema-check needs node and npm (https://nodejs.org)" >&2; exit 2; }
+	node grafana/schema/check.mjs
 
 migrate: $(STAMP) ## apply migrations to the configured database
 	cd app && ../$(PY) manage.py migrate --noinput
@@ -109,6 +116,17 @@ bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per 
 bench-signin: $(STAMP) ## password guessing vs the course list's P50/P95, sign-in throttle off then on (BENCH_ARGS="--seconds 30")
 	$(PY) -m benchmarks.signin_attack $(BENCH_ARGS)
 
+# Dashboard snapshots without Grafana (grafana/snapshot/): every panel's queries drawn to PNG with matplotlib.
+.PHONY: snapshot snapshot-readme
+SNAPSHOT_ARGS ?=
+README_IMAGE := docs/images/overview.png
+snapshot: $(STAMP) ## draw the dashboards from the running Prometheus to var/snapshots/<UTC time>/ (SNAPSHOT_ARGS="--around T --window 30m")
+	$(PY) -m grafana.snapshot $(SNAPSHOT_ARGS)
+
+snapshot-readme: $(STAMP) ## redraw the README's Overview picture (docs/images/overview.png) from the running Prometheus, last hour
+	$(PY) -m grafana.snapshot --dashboard studio-overview --out var/snapshots/readme $(SNAPSHOT_ARGS)
+	mkdir -p $(dir $(README_IMAGE)) && cp var/snapshots/readme/overview.png $(README_IMAGE)
+
 .PHONY: game-day
 GAME_DAY_ARGS ?=
 game-day: $(STAMP) ## faults against the running stack under load, measured end to end (GAME_DAY_ARGS="--list|--only NAME|--soak 15")
@@ -117,3 +135,13 @@ game-day: $(STAMP) ## faults against the running stack under load, measured end 
 .PHONY: mutation
 mutation: tools $(STAMP) ## every alert mutated (thresholds, comparisons, for:, windows): each mutant must fail a promtool test
 	$(PY) -m prometheus.promtest.mutate
+
+# The weekly review (stack/review/) and the history it can be tried on (stack/backfill.py, stack/history.py).
+.PHONY: backfill review
+DAYS ?= 15
+backfill: tools $(STAMP) ## load DAYS (default 15) of realistic history, rules and alerts into the running stack's Prometheus
+	$(PY) -m stack.backfill --days $(DAYS) --stack-targets --data-dir var/stack/prometheus-data \
+	  --prometheus http://127.0.0.1:$(or $(PROMETHEUS_PORT),9090)
+
+review: $(STAMP) ## the post-launch checklist as var/reviews/<date>/review.md with charts (SINCE=7d, REVIEW_ARGS="--from T --to T --out DIR")
+	$(PY) -m stack.review --prometheus http://127.0.0.1:$(or $(PROMETHEUS_PORT),9090) $(if $(SINCE),--since $(SINCE)) $(REVIEW_ARGS)

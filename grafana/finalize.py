@@ -1,7 +1,7 @@
 """JSON clean-up: grafanalib 0.7.1's output -> the current Grafana dashboard model."""
 from __future__ import annotations
 
-from grafana.panels import DATASOURCE_NAME, DATASOURCE_UID, GENERATED_MARKER
+from grafana.panels import DATASOURCE_NAME, DATASOURCE_UID
 
 SCHEMA_VERSION = 39  # what Grafana 10.4 / 11.x writes; newer Grafana migrates it forward
 
@@ -57,12 +57,12 @@ def _variable(v: dict) -> dict:
         v.pop(k, None)
     _drop_none(v)
     v.setdefault("regex", "")
+    # No ``definition`` (the editor's display copy of ``query``): @grafana/schema's VariableModel has no such
+    # field, and the variable runs from ``query``.
     if v["type"] == "datasource":
         v["current"] = {"selected": True, "text": DATASOURCE_NAME, "value": DATASOURCE_UID}
-    elif v["type"] == "query":
-        v["definition"] = v["query"]
-        if v.get("includeAll"):
-            v["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+    elif v["type"] == "query" and v.get("includeAll"):
+        v["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
     return v
 
 
@@ -71,7 +71,6 @@ def finalize(d: dict) -> dict:
     for k in _DASHBOARD_LEGACY:
         d.pop(k, None)
     d["schemaVersion"] = SCHEMA_VERSION
-    d["__generated"] = GENERATED_MARKER
     d["timepicker"] = {"hidden": False,
                        "refresh_intervals": d["timepicker"]["refresh_intervals"]}
     d["panels"] = [_panel(p) for p in d["panels"]]

@@ -125,23 +125,37 @@ def dashboard_url(key: str, with_view: bool = False) -> str:
 
 
 def link_to(key: str, with_view: bool = False) -> dict:
-    return {"title": f"Open {DASHBOARDS[key].title}", "url": dashboard_url(key, with_view),
-            "targetBlank": False}
+    """A panel link to another dashboard.  @grafana/schema types a panel's links as DashboardLink, every field
+    required; a plain link (type "link"): its URL carries the time range and the variables itself."""
+    return {"asDropdown": False, "icon": "external link", "includeVars": False, "keepTime": False,
+            "tags": [], "targetBlank": False, "title": f"Open {DASHBOARDS[key].title}", "tooltip": "",
+            "type": "link", "url": dashboard_url(key, with_view)}
 
 
 def build_info_annotation() -> dict:
-    """A release marker: a release label that exists now and did not two minutes ago."""
+    """A release marker: a release label that exists now and did not two minutes ago.
+
+    Grafana's current Prometheus annotation model: the query is the annotation's ``target`` (``interval`` is
+    its min step; Grafana migrates a top-level ``expr``/``step`` there), while the title, text and tags
+    templates stay on the annotation, where the data source's event processing reads them.
+    """
     current = f"max by (release, environment) ({sel(BUILD_INFO, INSTANCE)})"
     before = f"max by (release, environment) ({sel(BUILD_INFO, INSTANCE)} offset 2m)"
     return {
         "datasource": DS,
         "enable": True,
-        "expr": f"{current} unless {before}",
         "hide": False,
         "iconColor": "purple",
         "name": "Releases",
-        "step": "1m",
         "tagKeys": "release,environment",
+        "target": {
+            "editorMode": "code",
+            "expr": f"{current} unless {before}",
+            "instant": False,
+            "interval": "1m",
+            "range": True,
+            "refId": "Anno",
+        },
         "textFormat": "Deployed to {{environment}}",
         "titleFormat": "Release {{release}}",
         "useValueForTime": False,

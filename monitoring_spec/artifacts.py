@@ -3,13 +3,14 @@
 A generator renders {path: text} (paths relative to the repository); `sync` writes what changed and
 removes generated files it no longer renders from the same directories, or with check=True changes
 nothing and reports each file that is missing, out of date (with a diff) or stale.  A file counts as
-generated when its first lines say "generated, do not edit" (YAML comments; the dashboards'
-`__generated` key), so hand-written files beside generated ones are never touched.
+generated when it says "generated, do not edit" in its first lines (YAML comments) or, for a dashboard (JSON),
+in its `description`, so hand-written files beside generated ones are never touched.
 """
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -22,9 +23,17 @@ GENERATED = re.compile(r"generated.{0,80}do not edit", re.IGNORECASE)
 def is_generated(path: Path) -> bool:
     try:
         with path.open(errors="replace") as fh:
-            return bool(GENERATED.search(fh.read(600)))
+            head = fh.read(600) if path.suffix != ".json" else fh.read()
     except OSError:
         return False
+    if path.suffix != ".json":
+        return bool(GENERATED.search(head))
+    # A dashboard says it in its description: Grafana's schema has no field for a marker of our own.
+    try:
+        description = json.loads(head).get("description")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(description, str) and bool(GENERATED.search(description))
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.monitoring",
     "tests.fixtures.dashboards",
+    "tests.fixtures.backfill",
 ]
 
 

@@ -14,6 +14,12 @@ A query "returns data" when at least one sample is a number (NaN is what a ratio
 gives: a panel showing only NaN is as empty as one showing "No data").  A query that ends in
 `or vector(0)` always answers, so it is also asked without that fallback: the real series must be
 there too.  All misses are collected and reported together.
+
+Prometheus starts on eight backfilled days of history (stack/history.py, tests/fixtures/backfill.py: another
+instance than the test's app), so the panels that look back a day or a week (`offset 1d`, `offset 7d`) have
+something to show: no query may stay empty.  Then every dashboard is drawn as Grafana lays it out
+(grafana.snapshot, over the dashboard's own hour): no panel may be drawn as "No data", and the threshold bands
+drawn must be the panels' own and the spec's numbers.
 """
 from __future__ import annotations
 
@@ -27,8 +33,10 @@ import urllib.request
 
 import pytest
 
+from grafana.snapshot import render
 from tests import factories as f
 from tests.fixtures.dashboards import DASHBOARD_DIR, all_panels, expressions, substitute
+from tests.fixtures.snapshots import assert_thresholds_are_the_specs, drawn_steps_are_the_dashboards
 from tests.test_alerting_e2e import fire_drill
 from tests.test_metrics_support import http
 
@@ -39,15 +47,12 @@ ROUNDS = 4  # load rounds, one scrape apart
 DRILL_TASK_FAILURES = 3  # /_drill/task-error/ requests (a failing Celery task each)
 FALLBACK = re.compile(r"\s+or\s+vector\(0\)")
 
-# Queries that legitimately return nothing in a test that lasts a minute, with why.  Keyed by
-# (dashboard uid, panel title, refId).  Nothing else may be listed: a panel that should have data
-# and has none is a broken query or a missing metric, which is what this test is for.
-ALLOWED_EMPTY = {
-    ("studio-errors", "Error trend (errors per 5m)", "B"):
-        "'1 day earlier' (offset 1d): a Prometheus started a minute ago has no history that old",
-    ("studio-errors", "Error trend (errors per 5m)", "C"):
-        "'1 week earlier' (offset 7d): a Prometheus started a minute ago has no history that old",
-}
+BACKFILL_DAYS = 8  # history behind the test's minute: '1 week earlier' (offset 7d) needs more than 7 days
+
+# Queries that legitimately return nothing, with why, keyed by (dashboard uid, panel title, refId).  Empty
+# since the backfilled history (the day-over-day and week-over-week trend had no past to show): a panel that
+# should have data and has none is a broken query or a missing metric, which is what this test is for.
+ALLOWED_EMPTY: dict[tuple[str, str, str], str] = {}
 
 
 def instant(prom_url: str, expr: str) -> tuple[list | None, str]:
@@ -118,7 +123,7 @@ def realistic_round(base: str, i: int, *, courses, token: str, topic, profile_id
 
 def test_every_dashboard_query_returns_data_from_a_live_prometheus(
         redis_server, gunicorn_factory, celery_worker_factory, redis_exporter_factory,
-        monitoring_factory):
+        monitoring_factory, tmp_path):
     started = time.monotonic()
     # ---- data (committed: the servers are other processes) -----------------------------------
     instructor = f.user()
@@ -142,7 +147,8 @@ def test_every_dashboard_query_returns_data_from_a_live_prometheus(
     exporter = redis_exporter_factory(redis.url)
     monitoring = monitoring_factory(
         [app.base_url.removeprefix("http://")], interval=f"{SCRAPE:g}s",
-        worker_targets=[f"127.0.0.1:{worker.metrics_port}"], redis_exporter=exporter.address)
+        worker_targets=[f"127.0.0.1:{worker.metrics_port}"], redis_exporter=exporter.address,
+        backfill_days=BACKFILL_DAYS)
     prom = monitoring.prometheus
     jobs = "studio-app|studio-worker|redis"
     try:
@@ -225,3 +231,14 @@ def test_every_dashboard_query_returns_data_from_a_live_prometheus(
     if failures:
         pytest.fail(f"{len(failures)} dashboard queries returned no data:\n" + "\n".join(failures))
     print("every other query returned data")
+
+    # ---- every dashboard drawn, as Grafana lays it out, over its own range ----------------------
+    shot = render(prom.url, None, None, None, tmp_path / "snapshots")
+    empty = [key for key in shot.no_data() if key not in ALLOWED_EMPTY]
+    errors = [(p.uid, p.title, p.errors) for p in shot.panels() if p.errors]
+    print(f"snapshots: {len(shot.panels())} panels drawn in {sum(d.seconds for d in shot.dashboards):.1f}s, "
+          f"{shot.index}")
+    assert not errors, errors
+    assert not empty, f"panels drawn as 'No data': {empty}"
+    assert drawn_steps_are_the_dashboards(shot) > 30
+    assert_thresholds_are_the_specs(shot)

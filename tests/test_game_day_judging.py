@@ -61,3 +61,47 @@ def test_a_page_of_the_runs_spent_budget_is_not_the_faults():
     # An alert with no run-level series is never excused.
     fault, run = split_pages({"ErrorSpike": 40.0}, {}, {"AvailabilityErrorBudgetBurn"})
     assert fault == {"ErrorSpike": 40.0} and not run
+
+
+def _results():
+    from stack.gameday.run import Result
+
+    drawn = Result("kill-worker", "a gunicorn worker killed", ["ErrorSpike"], started_at=1000.0, ended_at=1300.0,
+                   snapshot="snapshots/kill-worker/overview.png", passed=True)
+    lost = Result("slow-query", "a slow query", ["DatabaseIssues"], started_at=2000.0, ended_at=2300.0,
+                  snapshot="snapshots/slow-query/overview.png")  # named, but the file is not there
+    skipped = Result("redis-down", "Redis stopped", ["RedisDown"], skipped="the stack reuses a shared Redis")
+    return drawn, lost, skipped
+
+
+def test_the_report_links_a_faults_overview_picture_when_it_exists(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from stack.gameday import report
+
+    drawn, lost, skipped = _results()
+    (tmp_path / drawn.snapshot).parent.mkdir(parents=True)
+    (tmp_path / drawn.snapshot).write_bytes(b"\x89PNG\r\n\x1a\n")
+    report.write(tmp_path, [drawn, lost, skipped], 0.0, SimpleNamespace(users=5, margin=30.0), True)
+    lines = {line.split("**")[1]: line for line in (tmp_path / "report.md").read_text().splitlines()
+             if line.startswith("- **")}
+    assert f"[{drawn.snapshot}]({drawn.snapshot})" in lines["kill-worker"]
+    assert "overview.png" not in lines["slow-query"] and "overview.png" not in lines["redis-down"]
+    saved = {r["name"]: r for r in json.loads((tmp_path / "report.json").read_text())["results"]}
+    assert saved["kill-worker"]["snapshot"] == drawn.snapshot
+    assert (saved["kill-worker"]["started_at"], saved["kill-worker"]["ended_at"]) == (1000.0, 1300.0)
+
+
+def test_a_snapshot_that_cannot_be_drawn_never_fails_the_game_day(tmp_path):
+    from stack.gameday import snapshots
+    from tests.fixtures.servers import free_port
+
+    results = list(_results())
+    for r in results:
+        r.snapshot = ""
+    said: list[str] = []
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens
+    assert snapshots.attach(results, url, tmp_path, log=said.append) == 0
+    assert len(said) == 1 and url in said[0]
+    assert all(r.snapshot == "" for r in results) and not (tmp_path / "snapshots").exists()

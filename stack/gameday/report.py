@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from stack.gameday.snapshots import MARGIN_SECONDS
+
 
 def _seconds(values: dict[str, float]) -> str:
     return ", ".join(f"{name} {s:.0f}s" for name, s in sorted(values.items())) or "none"
@@ -47,13 +49,22 @@ def table(results) -> str:
     return HEADER + "\n".join(rows) + "\n"
 
 
+def _picture(out: Path, r) -> str:
+    """The Overview drawn around the fault (stack/gameday/snapshots.py), when it was drawn."""
+    path = getattr(r, "snapshot", "")
+    if not path or not (out / path).is_file():
+        return ""
+    minutes = f"{MARGIN_SECONDS / 60:g} minutes"
+    return f" Overview from {minutes} before the fault to {minutes} after recovery: [{path}]({path})."
+
+
 def write(out: Path, results, started: float, args, status_same: bool, run_alerts: list[str] = ()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.node()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end"
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     duration = (time.time() - started) / 60
     notes = "".join(f"- **{r.name}**: {r.fault or r.summary}. Recovery: {r.recovery or '-'}."
-                    + "".join(f" {n}." for n in r.notes) + "\n" for r in results)
+                    + "".join(f" {n}." for n in r.notes) + _picture(out, r) + "\n" for r in results)
     (out / "report.md").write_text(
         f"# Game day, {when}\n\n{machine}; {duration:.0f} minutes; {args.users} Locust users; margin "
         f"{args.margin:.0f} s; `make status` before and after: {'identical' if status_same else 'DIFFERENT'}.\n\n"

@@ -27,7 +27,7 @@ import monitoring_spec
 from monitoring_spec.promql import duration_seconds
 from monitoring_spec.recorded import Names
 from stack import services as svc
-from stack.gameday import report
+from stack.gameday import report, snapshots
 from stack.gameday.faults import FAULTS, Fault
 from stack.gameday.observe import LocustTotals, Processes, Prometheus, pages, spans_the_run, split_pages
 
@@ -55,6 +55,9 @@ class Result:
     notes: list[str] = field(default_factory=list)
     passed: bool = False
     skipped: str = ""
+    started_at: float = 0.0  # the fault (epoch s)
+    ended_at: float = 0.0  # its alerts resolved, or the wait for them ended
+    snapshot: str = ""  # the Overview around it, relative to the run's directory (stack/gameday/snapshots.py)
 
 
 class GameDay:
@@ -204,6 +207,7 @@ class GameDay:
                                 bound, every=2)
         resolved = self._resolution(self.window_seconds + self.margin + 120)
         t_end = time.time()
+        result.started_at, result.ended_at = self.t_fault, t_end
         self._firing_times()
         result.resolved_after_recovery = resolved if result.fired else None  # nothing fired, nothing resolved
         fired_pages = pages(self.store, self.t_fault)
@@ -278,6 +282,7 @@ class GameDay:
         self.mark_fault("none: load alone")
         time.sleep(minutes * 60)
         self.mark_recovered("end of the soak")
+        result.started_at, result.ended_at = self.t_fault, self.t_recovered
         for page in pages(self.store, self.t_fault):
             for alert in page.alerts:
                 result.paged.setdefault(alert, round(page.at - self.t_fault, 1))
@@ -338,6 +343,7 @@ def main(args) -> int:
     time.sleep(5)
     after = status_snapshot()
     same = before == after
+    snapshots.attach(results, gd.prometheus.url, out)
     report.write(out, results, started, args, same, sorted(gd.run_alerts))
     print(f"\nmake status before and after: {'identical' if same else 'DIFFERENT'}\n{report.table(results)}\n"
           f"error-budget alerts over hours during the run (its faults spend budget): "
