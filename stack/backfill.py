@@ -428,7 +428,15 @@ def earliest_sample(prometheus: str, days: int) -> int | None:
     """When the target Prometheus' own data for the app begins (epoch s), or None when it has none."""
     expr = f'min(min_over_time(timestamp(up{{job="studio-app"}})[{days + 7}d:5m]))'
     result = api(prometheus, "/api/v1/query", {"query": expr}, timeout=60)["result"]
-    return int(float(result[0]["value"][1])) if result else None
+    if not result:
+        return None
+    # The subquery's points are 5 minutes apart: each reads the last scrape before it, so the first point can
+    # be up to 5 minutes after the first scrape.  The raw samples of the 6 minutes up to it give the first one.
+    found = float(result[0]["value"][1])
+    raw = api(prometheus, "/api/v1/query", {"query": 'up{job="studio-app"}[6m]', "time": f"{found:.3f}"},
+              timeout=60)["result"]
+    stamps = [float(t) for series in raw for t, _ in series["values"]]
+    return int(min(stamps, default=found))
 
 
 def stack_targets() -> hist.Targets:

@@ -15,8 +15,9 @@ gives: a panel showing only NaN is as empty as one showing "No data").  A query 
 `or vector(0)` always answers, so it is also asked without that fallback: the real series must be
 there too.  All misses are collected and reported together.
 
-Prometheus starts on eight backfilled days of history (stack/history.py, tests/fixtures/backfill.py: another
-instance than the test's app), so the panels that look back a day or a week (`offset 1d`, `offset 7d`) have
+Prometheus starts on eight backfilled days of history (stack/history.py, tests/fixtures/backfill.py) that end
+75 minutes before the test: past the dashboards' hour, so every query over the last hour answers from the
+test's own app alone, while the panels that look back a day or a week (`offset 1d`, `offset 7d`) have
 something to show: no query may stay empty.  Then every dashboard is drawn as Grafana lays it out
 (grafana.snapshot, over the dashboard's own hour): no panel may be drawn as "No data", and the threshold bands
 drawn must be the panels' own and the spec's numbers.

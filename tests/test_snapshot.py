@@ -8,6 +8,7 @@ tests read the PNGs and what the snapshot reports per panel.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,7 @@ def prometheus():
     finally:
         prom.stop()
         app.stop()
+        shutil.rmtree(prom.workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -286,6 +286,10 @@ class GameDay:
         for page in pages(self.store, self.t_fault):
             for alert in page.alerts:
                 result.paged.setdefault(alert, round(page.at - self.t_fault, 1))
+        self._firing_times()  # a soak after faults: their spent budget may page; the run's, as in a fault
+        result.paged, result.run_paged = split_pages(result.paged, result.fired, self.run_level_now)
+        if result.run_paged:
+            result.notes.append(f"paged for the run's spent budget, not the soak: {sorted(result.run_paged)}")
         in_flight = self.count(self.t_fault, time.time())
         counted = result.counted_by_prometheus
         counts_agree = counted is not None and abs(counted - result.counted_by_locust) <= in_flight
