@@ -21,13 +21,19 @@ def _font_for(text: str, w: float, h: float, most: float = 48) -> float:
     return max(10.0, min(most, h * 0.5, w * 0.85 / max(1, len(text)) / 0.62))
 
 
-def stat(c: Canvas, r: Rect, panel: dict, data: PanelData) -> tuple[list[ThresholdStep], str]:
-    options = panel.get("options") or {}
+def _prepared(c: Canvas, r: Rect, panel: dict, data: PanelData) -> tuple[list, dict, list[ThresholdStep]]:
+    """(reduced values, field defaults, threshold steps) of a value panel; "No data" drawn when there are none."""
     values = [(s, v) for s, v in _reduced(panel, data) if v is not None]
     defaults = panel.get("fieldConfig", {}).get("defaults", {})
-    steps = steps_of(defaults)
     if not values:
         no_data(c, r, "; ".join(data.errors.values()))
+    return values, defaults, steps_of(defaults)
+
+
+def stat(c: Canvas, r: Rect, panel: dict, data: PanelData) -> tuple[list[ThresholdStep], str]:
+    options = panel.get("options") or {}
+    values, defaults, steps = _prepared(c, r, panel, data)
+    if not values:
         return steps, "color"
     n = len(values)
     horizontal = r.w >= r.h
@@ -60,11 +66,8 @@ def stat(c: Canvas, r: Rect, panel: dict, data: PanelData) -> tuple[list[Thresho
 
 
 def gauge(c: Canvas, r: Rect, panel: dict, data: PanelData) -> tuple[list[ThresholdStep], str]:
-    values = [(s, v) for s, v in _reduced(panel, data) if v is not None]
-    defaults = panel.get("fieldConfig", {}).get("defaults", {})
-    steps = steps_of(defaults)
+    values, defaults, steps = _prepared(c, r, panel, data)
     if not values:
-        no_data(c, r, "; ".join(data.errors.values()))
         return steps, "color"
     n = len(values)
     for i, (s, value) in enumerate(values):
@@ -103,11 +106,8 @@ def gauge(c: Canvas, r: Rect, panel: dict, data: PanelData) -> tuple[list[Thresh
 
 def bargauge(c: Canvas, r: Rect, panel: dict, data: PanelData) -> tuple[list[ThresholdStep], str]:
     options = panel.get("options") or {}
-    values = [(s, v) for s, v in _reduced(panel, data) if v is not None]
-    defaults = panel.get("fieldConfig", {}).get("defaults", {})
-    steps = steps_of(defaults)
+    values, defaults, steps = _prepared(c, r, panel, data)
     if not values:
-        no_data(c, r, "; ".join(data.errors.values()))
         return steps, "color"
     numbers = [v for _, v in values]
     lo = defaults.get("min") if defaults.get("min") is not None else min(0.0, min(numbers))
