@@ -29,7 +29,7 @@ from time import perf_counter
 
 from celery import signals
 
-from observability import errors, labels, metrics, outages, process_start
+from observability import errors, labels, metrics, multiproc, outages, process_start
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +91,12 @@ def on_task_retry(sender=None, **kwargs):
 
 
 def worker_registry(app, path: str | None):
-    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+    from prometheus_client import REGISTRY, CollectorRegistry
 
     collectors = [metrics.BUILD_INFO, metrics.QUEUE_LENGTH]
     if path:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=path)
+        multiproc.MultiProcessCollector(registry, path=path)
         # No process collector on a multiprocess registry; REGISTRY's already exports the same name.
         collectors.append(process_start.ProcessStartCollector())
     else:  # solo or threads pool: the tasks run in this very process

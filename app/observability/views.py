@@ -28,10 +28,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from prometheus_client import multiprocess
 
 from core.api import error_response
-from observability import errors, metrics, process_start
+from observability import errors, metrics, multiproc, process_start
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ def refusal(request):
 def registry() -> prometheus_client.CollectorRegistry:
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
         reg = prometheus_client.CollectorRegistry()
-        multiprocess.MultiProcessCollector(reg)
+        multiproc.MultiProcessCollector(reg)
         for collector in WEB_SCRAPE_COLLECTORS:
             reg.register(collector)
         reg.register(process_start.ProcessStartCollector())

@@ -25,7 +25,7 @@ from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring_spec import contract
-from observability import metrics, perf
+from observability import metrics, multiproc, perf
 
 
 def redact(url: str) -> str:
@@ -42,13 +42,13 @@ def ratio(hits: float, misses: float) -> str:
 
 def app_counters(metrics_dir: str | None) -> tuple[dict[tuple[str, str], float], str]:
     """({(operation, result): value}, where they come from)."""
-    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+    from prometheus_client import REGISTRY, CollectorRegistry
 
     if metrics_dir:
         if not os.path.isdir(metrics_dir):
             raise CommandError(f"--metrics-dir {metrics_dir}: no such directory (the app's PROMETHEUS_MULTIPROC_DIR)")
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=metrics_dir)
+        multiproc.MultiProcessCollector(registry, path=metrics_dir)
         source = f"every process writing to {metrics_dir}"
     else:
         registry = REGISTRY
