@@ -3,6 +3,7 @@ stack's processes (supervisor pid files, hold files)."""
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ def split_pages(paged: dict[str, float], fired: dict[str, float], run_level: set
     return {a: s for a, s in paged.items() if a not in run}, run
 
 
+@functools.cache  # the rule file does not change during a run; asked twice per fault
 def recorded_expr(record: str) -> str:
     """The expression a recording rule of prometheus/rules/recording.yml records under `record`."""
     import yaml
@@ -102,8 +104,9 @@ class Prometheus:
         increments = Names(monitoring_spec).responses.replace("studio:", "instance:").replace(":increase5m", ":increments")
         e0 = self.value(f"max(timestamp({increments}))", at=since)
         e1 = self.value(f"max(timestamp({increments}))", at=until)
-        s0 = self.scrape_read(increments.replace(":increments", ":sum"), e0) if e0 else None
-        s1 = self.scrape_read(increments.replace(":increments", ":sum"), e1) if e1 else None
+        total = increments.replace(":increments", ":sum")
+        s0 = self.scrape_read(total, e0) if e0 else None
+        s1 = self.scrape_read(total, e1) if e1 else None
         if None in (e0, e1, s0, s1) or e1 <= e0:
             return None
         # Prometheus 2 ranges are closed at both ends: one millisecond less leaves e0's increment out.
