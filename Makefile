@@ -116,6 +116,10 @@ bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per 
 bench-signin: $(STAMP) ## password guessing vs the course list's P50/P95, sign-in throttle off then on (BENCH_ARGS="--seconds 30")
 	$(PY) -m benchmarks.signin_attack $(BENCH_ARGS)
 
+.PHONY: bench-memory
+bench-memory: $(STAMP) ## RSS/PSS per gunicorn worker of the running stack, Prometheus head series and RSS (after make loadtest)
+	$(PY) -m benchmarks.stack_memory $(BENCH_ARGS)
+
 # Dashboard snapshots without Grafana (grafana/snapshot/): every panel's queries drawn to PNG with matplotlib.
 .PHONY: snapshot snapshot-readme
 SNAPSHOT_ARGS ?=
