@@ -15,6 +15,7 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test import override_settings
 
@@ -105,3 +106,18 @@ def test_a_dropped_index_makes_it_fail_naming_endpoint_table_and_query(large_dat
     assert title, failures
     assert "Course list" in title[0] and "Seq Scan on courses_course" in title[0]
     assert 'ORDER BY "courses_course"."title" ASC' in title[0]
+
+
+def test_make_explain_prints_each_query_with_its_plan_and_fails_on_a_scan(large_data):
+    out = io.StringIO()
+    call_command("explain_endpoints", "--only", "course_detail", stdout=out)
+    text = out.getvalue()
+    assert "## Course detail: slug" in text and text.count("### query") == 3, text
+    assert "Execution Time" in text and "Buffers: shared" in text
+    assert "# 0 sequential scan(s)" in text
+
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute('DROP INDEX "course_rating_idx"')
+    with pytest.raises(CommandError, match="2 sequential scan"):
+        call_command("explain_endpoints", "--only", "course_list", "--no-analyze", stdout=(out := io.StringIO()))
+    assert "## Course list: ordering=-rating" in out.getvalue()

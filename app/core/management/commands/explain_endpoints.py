@@ -9,6 +9,8 @@ back (the signed-in variant writes a session).
     python manage.py explain_endpoints                 # every variant
     python manage.py explain_endpoints --only course_list
     python manage.py explain_endpoints --no-analyze    # plans without running the queries
+
+Exits non-zero when a query breaks the rule of monitoring_spec.database (the plans are printed first).
 """
 from __future__ import annotations
 
@@ -34,10 +36,12 @@ class Command(BaseCommand):
             raise CommandError(f"explain_endpoints needs PostgreSQL; DATABASE_URL points at {connection.vendor}")
         options_sql = "COSTS, VERBOSE OFF" if no_analyze else "ANALYZE, BUFFERS"
         with transaction.atomic():
-            self.report(only, options_sql)
+            problems = self.report(only, options_sql)
             transaction.set_rollback(True)
+        if problems:  # the plans are printed; the exit status makes it usable as a check
+            raise CommandError(f"{problems} sequential scan(s) of large tables where an index should serve")
 
-    def report(self, only, options_sql: str) -> None:
+    def report(self, only, options_sql: str) -> int:
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
             version = cursor.fetchone()[0]
@@ -68,3 +72,4 @@ class Command(BaseCommand):
                 out(query.explain(options_sql))
         out("")
         out(f"# {problems} sequential scan(s) of large tables where an index should serve")
+        return problems
