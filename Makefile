@@ -12,7 +12,8 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: help tools install test test-sqlite lint up down status logs pages fire-drill migrate seed generate check-generated \
+.PHONY: help tools install test test-sqlite lint up down status logs pages fire-drill migrate seed explain generate \
+	check-generated \
 	schema-check
 
 help: ## list the targets
@@ -68,6 +69,9 @@ migrate: $(STAMP) ## apply migrations to the configured database
 
 seed: $(STAMP) ## seed the configured database (SIZE=small|medium|large)
 	cd app && ../$(PY) manage.py seed_data --size $(or $(SIZE),small)
+
+explain: $(STAMP) ## each endpoint's SQL with EXPLAIN (ANALYZE, BUFFERS) on the configured PostgreSQL (EXPLAIN_ARGS="--only course_list")
+	cd app && ../$(PY) manage.py explain_endpoints $(EXPLAIN_ARGS)
 
 up: tools $(STAMP) ## start the stack, wait until healthy, print the URLs (FOREGROUND=1: stay attached, Ctrl-C stops it)
 	$(PY) -m stack up $(if $(FOREGROUND),--foreground)

@@ -36,7 +36,15 @@ class Course(ExportModelOperationsMixin("course"), models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["published", "category", "level"])]
+        # The course list's orderings (courses.selectors.ORDERINGS): each one read in index order, so a page is
+        # LIMIT rows of the index rather than a sort of every published course (docs/database-indexes.md).
+        # "newest"/"oldest" use created_at's own index.
+        indexes = [
+            models.Index(fields=["published", "category", "level"]),
+            models.Index(fields=["title", "id"], name="course_title_idx"),
+            models.Index(fields=["rating", "id"], name="course_rating_idx"),
+            models.Index(fields=["enrollment_count", "id"], name="course_popular_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title
