@@ -38,7 +38,7 @@ if VARIANT == "peer":
     DATABASES["default"]["ENGINE"] = _PEER_ENGINES.get(  # noqa: F405
         DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])  # noqa: F405
     INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]  # as its README says
-    MIDDLEWARE = ["django_prometheus.middleware.PrometheusBeforeMiddleware", *MIDDLEWARE,
+    MIDDLEWARE = ["django_prometheus.middleware.PrometheusBeforeMiddleware", *MIDDLEWARE,  # noqa: F405
                   "django_prometheus.middleware.PrometheusAfterMiddleware"]
     _PEER_DSN = os.environ.get("BENCH_SENTRY_DSN")
     if _PEER_DSN:

@@ -134,6 +134,7 @@ def stack_app(run_dir: Path) -> dict:
     if "--bind" not in argv:
         raise SystemExit(f"pid {pid} is not the stack's gunicorn: {' '.join(argv)[:200]}")
     return {"url": app["health_url"].rsplit("/", 1)[0], "mode": state.get("mode", "development"),
+            "seed_size": state.get("seed_size"),
             "argv": argv, "env": environ, "cwd": cwd, "pid": pid}
 
 
@@ -252,7 +253,7 @@ def main(argv=None) -> int:
           f"each at most {run_bound_seconds(args):.0f} s (about {len(order) * bound / 60:.0f} min in all); "
           f"reports in {out}", flush=True)
     report = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"), "stack_mode": app["mode"],
-              "seed_size": app["env"].get("SEED_SIZE"), "database": app["env"].get("DATABASE_URL", "").split("@")[-1],
+              "seed_size": app["seed_size"], "database": app["env"].get("DATABASE_URL", "").split("@")[-1],
               "gunicorn": " ".join(app["argv"][1:]), "bare_env": {"STUDIO_INSTRUMENTATION": "off"},
               "args": {k: v for k, v in vars(args).items() if k != "out"}, "machine": machine(),
               "loadavg_start": loadavg(), "runs": []}

@@ -66,6 +66,8 @@ def manage(cfg: svc.StackConfig, *args: str) -> None:
 
 def up(args) -> int:
     if docker_engine_answers():
+        if os.environ.get("STACK_ENV", "development") != "development":
+            print("STACK_ENV applies to the local-process stack (STACK_NO_DOCKER=1); compose runs docker-compose.yml's")
         print("Docker engine found: docker compose up")
         return subprocess.call(["docker", "compose", "up", "-d", "--wait"], cwd=svc.ROOT)
     if PIDFILE.exists() and pid_alive(int(PIDFILE.read_text())):
@@ -83,7 +85,7 @@ def up(args) -> int:
     envfile.write_text(svc.render_envfile(cfg))
     STATEFILE.write_text(json.dumps({"services": [s.__dict__ for s in services],
                                      "prometheus_url": cfg.prometheus_url, "mode": cfg.mode,
-                                     "app_workers": cfg.workers}, indent=2))
+                                     "app_workers": cfg.workers, "seed_size": cfg.seed_size}, indent=2))
     if cfg.mode != "development":
         print(f"STACK_ENV={cfg.mode}: config.settings.{cfg.mode}, secrets in {svc.SECRETS_DIR}")
     log = LOGFILE.open("ab")
