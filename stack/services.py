@@ -303,7 +303,8 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
         prometheus=f"{cfg.host}:{cfg.prometheus_port}", scrape_interval=cfg.scrape_interval,
         evaluation_interval=cfg.scrape_interval,
         # When /metrics is closed by a token, Prometheus reads the same file the app does.
-        metrics_credentials_file=cfg.env.get("METRICS_TOKEN_FILE") or os.environ.get("METRICS_TOKEN_FILE") or None))
+        metrics_credentials_file=cfg.env.get("METRICS_TOKEN_FILE") or os.environ.get("METRICS_TOKEN_FILE") or None,
+        environment=cfg.mode))  # the pages' environment= label; the targets say deployment=local
     (RUN_DIR / "alertmanager.yml").write_text(alertmanager_config.render_local(
         smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
         # A development stack: a fire drill's page within seconds, not after the production 30 s.

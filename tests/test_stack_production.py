@@ -60,7 +60,9 @@ def test_production_stack_closes_metrics_but_prometheus_scrapes_them(tmp_path):
         for name in ("metrics-token", "secret-key"):
             assert stat.S_IMODE((secrets_dir / name).stat().st_mode) == 0o600
         assert stat.S_IMODE((run_dir / "env").stat().st_mode) == 0o600  # it carries SECRET_KEY to honcho
-        assert f"credentials_file: {secrets_dir / 'metrics-token'}" in (run_dir / "prometheus.yml").read_text()
+        prometheus_yml = (run_dir / "prometheus.yml").read_text()
+        assert f"credentials_file: {secrets_dir / 'metrics-token'}" in prometheus_yml
+        assert "environment: production" in prometheus_yml  # the pages' label
 
         app = f"http://127.0.0.1:{ports['APP_PORT']}"
         status, headers, _ = request(f"{app}/metrics")
