@@ -78,7 +78,9 @@ def render_table(report: dict) -> str:
         res = run.get("result")
         if res:
             users = f"{res['users']}" if res["found"] else "none"
-            lines.append(f"  {i:<4}{run['mode']:<14}{users:>7}{res['rps']:>9.1f}  {res['stopped_because']}")
+            why = res["stopped_because"] or ""
+            lines.append(f"  {i:<4}{run['mode']:<14}{users:>7}{res['rps']:>9.1f}  "
+                         f"{why if len(why) <= 110 else why[:107] + '...'}")
         else:
             lines.append(f"  {i:<4}{run['mode']:<14}{'-':>7}{'-':>9}  failed: {run.get('error')}")
     lines.append("")
@@ -267,8 +269,9 @@ def main(argv=None) -> int:
                              app["env"].get("METRICS_TOKEN_FILE"))
             report["runs"].append(run)
             res = run["result"]
-            print(f"  {res['users']} users, {res['rps']:.1f} req/s at target ({res['stopped_because']})" if res
-                  else f"  {run['error']}", flush=True)
+            at = (f"{res['users']} users, {res['rps']:.1f} req/s" if res and res["found"] else "none") if res else ""
+            print(f"  capacity at target: {at}; stopped {res['stopped_because']}" if res else f"  {run['error']}",
+                  flush=True)
     finally:
         stop(bare)
     report["loadavg_end"] = loadavg()
