@@ -73,7 +73,7 @@ seed: $(STAMP) ## seed the configured database (SIZE=small|medium|large)
 explain: $(STAMP) ## each endpoint's SQL with EXPLAIN (ANALYZE, BUFFERS) on the configured PostgreSQL (EXPLAIN_ARGS="--only course_list")
 	cd app && ../$(PY) manage.py explain_endpoints $(EXPLAIN_ARGS)
 
-up: tools $(STAMP) ## start the stack, wait until healthy, print the URLs (FOREGROUND=1: stay attached, Ctrl-C stops it)
+up: tools $(STAMP) ## start the stack, wait until healthy, print the URLs (STACK_ENV=production: production settings; FOREGROUND=1)
 	$(PY) -m stack up $(if $(FOREGROUND),--foreground)
 
 down: $(STAMP) ## stop everything `make up` started
@@ -103,10 +103,14 @@ REPORTS_DIR ?= reports
 LOCUST_ARGS ?=
 ITERATIONS ?= 20
 BENCHMARK_ARGS ?=
+# A production-mode stack (STACK_ENV=production make up) closes /metrics with a generated token: the fidelity
+# check reads it from this file (absent in development, where /metrics is open).
+STACK_RUN_DIR ?= var/stack
+LOAD_METRICS_TOKEN_FILE ?= $(wildcard $(STACK_RUN_DIR)/secrets/metrics-token)
 
 .PHONY: loadtest benchmark
 loadtest: $(STAMP) ## headless Locust run against the running app, graded (USERS=20 DURATION=60s LOAD_SHAPE=step)
-	LOAD_SHAPE=$(LOAD_SHAPE) $(VENV)/bin/locust -f loadtests --headless -u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) \
+	LOAD_SHAPE=$(LOAD_SHAPE) $(if $(LOAD_METRICS_TOKEN_FILE),METRICS_TOKEN_FILE=$(LOAD_METRICS_TOKEN_FILE)) $(VENV)/bin/locust -f loadtests --headless -u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) \
 	  --host $(LOAD_HOST) --reports-dir $(REPORTS_DIR) --only-summary $(LOCUST_ARGS)
 
 benchmark: $(STAMP) ## time each endpoint in-process against the configured database (ITERATIONS=20 BENCHMARK_ARGS=--warm-cache)
@@ -115,6 +119,12 @@ benchmark: $(STAMP) ## time each endpoint in-process against the configured data
 .PHONY: bench-instrumentation
 bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per request, gunicorn, /metrics scrape (BENCH_ARGS="--http --scrape")
 	$(PY) -m benchmarks.instrumentation_cost $(BENCH_ARGS)
+
+.PHONY: bench-capacity
+ROUNDS ?= 2
+CAPACITY_ARGS ?=
+bench-capacity: $(STAMP) ## capacity at target, the running stack's app vs the same app uninstrumented, interleaved (ROUNDS=2 CAPACITY_ARGS="--step-max-users 300")
+	$(PY) -m benchmarks.capacity --rounds $(ROUNDS) $(CAPACITY_ARGS)
 
 .PHONY: bench-signin
 bench-signin: $(STAMP) ## password guessing vs the course list's P50/P95, sign-in throttle off then on (BENCH_ARGS="--seconds 30")

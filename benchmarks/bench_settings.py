@@ -1,7 +1,8 @@
 """Settings for benchmarks/instrumentation_cost.py: one variant per process, chosen by BENCH_VARIANT.
 
-  bare    no instrumentation at all: plain database and cache backends, no django-prometheus
-          middleware, none of ours (perf window/headers, request metrics, request id), no Sentry
+  bare    no instrumentation at all: the app's STUDIO_INSTRUMENTATION=off (base.without_instrumentation: plain
+          database and cache backends, no django-prometheus, none of ours (perf window/headers, request
+          metrics, request id, error counting, /metrics), no Sentry)
   ours    the project as configured for production (PERF_HEADERS off, window on, Sentry at the
           defaults: traces 0.1, profiles 0.1, multiprocess metrics directory set)
   peer    the plain peer setup: django-prometheus stock Before/After middleware and database
@@ -29,27 +30,15 @@ PERF_HEADERS = "off"  # as in production
 for _cache in CACHES.values():  # noqa: F405
     _cache["KEY_PREFIX"] = f"bench{os.getpid()}"
 
-_PLAIN_ENGINES = {"core.database.postgresql": "django.db.backends.postgresql",  # ours: django-prometheus' + bounds
-                  "django_prometheus.db.backends.sqlite3": "django.db.backends.sqlite3"}
 _PEER_ENGINES = {"django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
                  "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3"}
-_PLAIN_CACHES = {"observability.cache.RedisCache": "django_redis.cache.RedisCache",
-                 "observability.cache.LocMemCache": "django.core.cache.backends.locmem.LocMemCache"}
-_OURS = {"observability.perf.PerformanceMiddleware", "observability.middleware.RequestMetricsMiddleware",
-         "observability.request_id.RequestContextMiddleware", "observability.middleware.PrometheusAfterMiddleware",
-         "django_prometheus.middleware.PrometheusBeforeMiddleware"}
-
-if VARIANT in ("bare", "peer"):
-    DATABASES["default"]["ENGINE"] = _PLAIN_ENGINES.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])  # noqa: F405
-    for _cache in CACHES.values():  # noqa: F405
-        _cache["BACKEND"] = _PLAIN_CACHES.get(_cache["BACKEND"], _cache["BACKEND"])
-    MIDDLEWARE = [m for m in MIDDLEWARE if m not in _OURS]  # noqa: F405
-    PERF_WINDOW = False
-    SENTRY_DSN = None  # our init_sentry() stays off
+if VARIANT in ("bare", "peer"):  # the app's own switch (STUDIO_INSTRUMENTATION=off): one definition of "bare"
+    globals().update(without_instrumentation(globals()))  # noqa: F405
 if VARIANT == "peer":
     DATABASES["default"]["ENGINE"] = _PEER_ENGINES.get(  # noqa: F405
         DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])  # noqa: F405
-    MIDDLEWARE = ["django_prometheus.middleware.PrometheusBeforeMiddleware", *MIDDLEWARE,
+    INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]  # as its README says
+    MIDDLEWARE = ["django_prometheus.middleware.PrometheusBeforeMiddleware", *MIDDLEWARE,  # noqa: F405
                   "django_prometheus.middleware.PrometheusAfterMiddleware"]
     _PEER_DSN = os.environ.get("BENCH_SENTRY_DSN")
     if _PEER_DSN:

@@ -48,7 +48,7 @@ def _options(parser) -> None:
                         help="where grades.{txt,json,csv}, capacity.json and the HTML report go (default: reports)")
     parser.add_argument("--metrics-url", default="", env_var="LOCUST_METRICS_URL",
                         help="the app's Prometheus endpoint for the fidelity check (default: <host>/metrics); "
-                             "METRICS_TOKEN in the environment is sent as a bearer token")
+                             "METRICS_TOKEN (or the file METRICS_TOKEN_FILE names) is sent as a bearer token")
     parser.add_argument("--think-scale", type=float, default=1.0, env_var="LOCUST_THINK_SCALE",
                         help="multiply every persona's think time (default 1.0; 0.1 for a quick smoke run)")
     parser.add_argument("--seed-users", type=int, default=200, env_var="LOCUST_SEED_USERS",
@@ -80,6 +80,18 @@ def _metrics_url(environment) -> str | None:
     if url:
         return url
     return environment.host.rstrip("/") + "/metrics" if environment.host else None
+
+
+def _metrics_token() -> str | None:
+    """METRICS_TOKEN, else the contents of METRICS_TOKEN_FILE (a production-mode stack's generated token)."""
+    token = os.environ.get("METRICS_TOKEN")
+    path = os.environ.get("METRICS_TOKEN_FILE")
+    if not token and path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            logger.warning("METRICS_TOKEN_FILE %s cannot be read: %s", path, exc.strerror)
+    return token or None
 
 
 @events.init.add_listener
@@ -117,7 +129,7 @@ def _take_baseline(environment) -> None:
         _run["baseline_error"] = "no --host, so no /metrics to read"
         return
     try:
-        _run["baseline"] = fidelity.fetch_metrics(url, os.environ.get("METRICS_TOKEN") or None)
+        _run["baseline"] = fidelity.fetch_metrics(url, _metrics_token())
     except fidelity.MetricsUnavailable as exc:
         _run["baseline_error"] = str(exc)
 
@@ -164,7 +176,7 @@ def _fidelity(environment, rows: list[grading.EndpointResult]) -> fidelity.Fidel
     if _run["baseline"] is None:
         return fidelity.FidelityReport(skipped=_run["baseline_error"] or "/metrics was not read at test start")
     try:
-        after = fidelity.fetch_metrics(_metrics_url(environment), os.environ.get("METRICS_TOKEN") or None)
+        after = fidelity.fetch_metrics(_metrics_url(environment), _metrics_token())
     except fidelity.MetricsUnavailable as exc:
         return fidelity.FidelityReport(skipped=str(exc))
     counts: dict[str, tuple[int, float | None]] = {}

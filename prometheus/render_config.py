@@ -67,14 +67,15 @@ def render_compose() -> str:
 
 def render_local(*, targets_dir: Path, rules_dir: Path, redis_exporter: str, alertmanager: str, prometheus: str,
                  scrape_interval: str = "5s", evaluation_interval: str = "5s",
-                 metrics_credentials_file: str | None = None) -> str:
+                 metrics_credentials_file: str | None = None, environment: str = "development") -> str:
     def files(name: str) -> dict:
         return {"file_sd_configs": [{"files": [str(targets_dir / f"{name}.json")], "refresh_interval": "5s"}]}
 
     return render(
         app_sd=files("app"), worker_sd=files("worker"), redis_exporter=redis_exporter, alertmanager=alertmanager,
         prometheus=prometheus, rule_files=[str(rules_dir / "*.yml")], scrape_interval=scrape_interval,
-        evaluation_interval=evaluation_interval, metrics_credentials_file=metrics_credentials_file)
+        evaluation_interval=evaluation_interval, metrics_credentials_file=metrics_credentials_file,
+        environment=environment)
 
 
 def main(argv=None) -> int:

@@ -66,6 +66,8 @@ def manage(cfg: svc.StackConfig, *args: str) -> None:
 
 def up(args) -> int:
     if docker_engine_answers():
+        if os.environ.get("STACK_ENV", "development") != "development":
+            print("STACK_ENV applies to the local-process stack (STACK_NO_DOCKER=1); compose runs docker-compose.yml's")
         print("Docker engine found: docker compose up")
         return subprocess.call(["docker", "compose", "up", "-d", "--wait"], cwd=svc.ROOT)
     if PIDFILE.exists() and pid_alive(int(PIDFILE.read_text())):
@@ -77,9 +79,15 @@ def up(args) -> int:
     services = svc.services(cfg)
     svc.write_configs(cfg, services)
     (svc.RUN_DIR / "Procfile").write_text(svc.render_procfile(services))
-    (svc.RUN_DIR / "env").write_text(svc.render_envfile(cfg))
+    envfile = svc.RUN_DIR / "env"
+    envfile.touch(mode=0o600)
+    envfile.chmod(0o600)  # production mode: it holds the generated SECRET_KEY
+    envfile.write_text(svc.render_envfile(cfg))
     STATEFILE.write_text(json.dumps({"services": [s.__dict__ for s in services],
-                                     "prometheus_url": cfg.prometheus_url}, indent=2))
+                                     "prometheus_url": cfg.prometheus_url, "mode": cfg.mode,
+                                     "app_workers": cfg.workers, "seed_size": cfg.seed_size}, indent=2))
+    if cfg.mode != "development":
+        print(f"STACK_ENV={cfg.mode}: config.settings.{cfg.mode}, secrets in {svc.SECRETS_DIR}")
     log = LOGFILE.open("ab")
     cmd = [str(svc.BIN / "honcho"), "--no-colour", "start", "-f", str(svc.RUN_DIR / "Procfile"),
            "-e", str(svc.RUN_DIR / "env"), "-d", str(svc.ROOT)]
@@ -113,7 +121,8 @@ def up(args) -> int:
         return 1
     rows = health.check(services, cfg.prometheus_url, running=alive())
     failed = [r.name for r in rows if not r.ok]
-    print(f"\nPython Learning Studio {'is not healthy' if failed else 'is up'} ({len(rows)} services):\n"
+    print(f"\nPython Learning Studio {'is not healthy' if failed else 'is up'} ({len(rows)} services, "
+          f"{cfg.mode} settings):\n"
           f"{health.render(rows)}\n  {'logs':<15} {LOGFILE}")
     if not alive():
         print(f"\nthe stack stopped: {first_exit(LOGFILE)}. `make logs` shows why.")
@@ -187,7 +196,7 @@ def status(args) -> int:
     services = [svc.Service(**s) for s in state["services"]]
     rows = health.check(services, state["prometheus_url"], running=running)
     print(f"honcho {'running' if running else 'stopped'} (pid {PIDFILE.read_text()}), "
-          f"{len(our_processes())} processes\n{health.render(rows)}")
+          f"{len(our_processes())} processes, {state.get('mode', 'development')} settings\n{health.render(rows)}")
     failed = [r.name for r in rows if not r.ok]
     if failed:
         print(f"not healthy: {', '.join(failed)}")

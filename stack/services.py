@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import shutil
 import socket
@@ -22,6 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
 RUN_DIR = Path(os.environ.get("STACK_RUN_DIR", ROOT / "var" / "stack")).resolve()
 BIN = Path(sys.executable).parent
+MODES = ("development", "production")  # STACK_ENV
+SECRETS_DIR = RUN_DIR / "secrets"  # production mode: generated once, reused by every later `make up`
+SECRET_KEY_FILE = SECRETS_DIR / "secret-key"
+METRICS_TOKEN_FILE = SECRETS_DIR / "metrics-token"
 
 
 @dataclass
@@ -62,6 +67,7 @@ class StackConfig:
     grafana_port: int = 3000
     scrape_interval: str = "5s"
     alert_group_wait: str = "5s"
+    mode: str = "development"  # STACK_ENV: which settings the app, the worker and beat run
     env: dict = field(default_factory=dict)
 
     @property
@@ -104,6 +110,41 @@ def redis_answers(url: str) -> bool:
         return False
 
 
+def generated_secret(path: Path) -> str:
+    """The secret kept in `path`, made the first time (0600 in a 0700 directory, under var/: never committed)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
+    os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+def production_env(cfg: StackConfig, env) -> dict:
+    """STACK_ENV=production: config.settings.production as deployed, with what a local machine lacks."""
+    generated_secret(METRICS_TOKEN_FILE)
+    return {
+        "ENVIRONMENT": "production",
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": generated_secret(SECRET_KEY_FILE),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # The app reads the token at every scrape; Prometheus reads the same file (write_configs).
+        "METRICS_TOKEN_FILE": str(METRICS_TOKEN_FILE),
+        # No TLS here, and no proxy to terminate it: the one production setting that makes plain HTTP unusable is
+        # the redirect to https (Locust, the health checks and curl would all get a 301).  Everything else
+        # stays: secure cookies (the personas sign in with API tokens, not cookies), HSTS (only ever sent over
+        # https), the X-Forwarded-Proto trust.  The setting's default in production.py is unchanged (on).
+        "SECURE_SSL_REDIRECT": "0",
+        # The worker's confirmation e-mails: to its log, as in development, not to the stack's SMTP sink, where
+        # they would read as pages (`make pages`, the game day's soak).
+        "EMAIL_BACKEND": env.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+        # Sentry's cost is part of the instrumented app: the SDK sends its envelopes to the stack's HTTP sink,
+        # which accepts and counts them (stack/sinks.py, GET /sentry).
+        "SENTRY_DSN": env.get("SENTRY_DSN", f"http://stack@{cfg.host}:{cfg.sink_http_port}/1"),
+    }
+
+
 def load_config() -> StackConfig:
     from config import env  # reads .env
 
@@ -126,6 +167,9 @@ def load_config() -> StackConfig:
         scrape_interval=env.get("STACK_SCRAPE_INTERVAL", "5s"),
         alert_group_wait=env.get("STACK_ALERT_GROUP_WAIT", "5s"),
     )
+    cfg.mode = env.get("STACK_ENV", "development")
+    if cfg.mode not in MODES:
+        raise SystemExit(f"STACK_ENV must be one of {', '.join(MODES)}; got {cfg.mode!r}")
     # STACK_REDIS=1 / STACK_POSTGRES=1: the stack's own Redis and PostgreSQL (the game day stops them), never
     # the machine's shared servers.
     own_redis = env.get_bool("STACK_REDIS")
@@ -151,6 +195,8 @@ def load_config() -> StackConfig:
         "STUDIO_STACK": str(RUN_DIR),  # every process we start carries this mark; `down` looks for it
         "STACK_RUN_DIR": str(RUN_DIR),  # where stack.supervise writes pid files and looks for hold files
     }
+    if cfg.mode == "production":
+        cfg.env.update(production_env(cfg, env))
     return cfg
 
 
@@ -257,7 +303,8 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
         prometheus=f"{cfg.host}:{cfg.prometheus_port}", scrape_interval=cfg.scrape_interval,
         evaluation_interval=cfg.scrape_interval,
         # When /metrics is closed by a token, Prometheus reads the same file the app does.
-        metrics_credentials_file=os.environ.get("METRICS_TOKEN_FILE") or None))
+        metrics_credentials_file=cfg.env.get("METRICS_TOKEN_FILE") or os.environ.get("METRICS_TOKEN_FILE") or None,
+        environment=cfg.mode))  # the pages' environment= label; the targets say deployment=local
     (RUN_DIR / "alertmanager.yml").write_text(alertmanager_config.render_local(
         smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
         # A development stack: a fire drill's page within seconds, not after the production 30 s.

@@ -2,7 +2,9 @@
 
 Alertmanager pages land here when no real receivers are configured, so "receive Alertmanager pages"
 works out of the box.  Every page is appended as one JSON line to a store file and listed by
-`GET /pages` (and `make pages`).  Tests use the same class in-process.
+`GET /pages` (and `make pages`).  Tests use the same class in-process.  In production mode
+(STACK_ENV=production) it also stands in for Sentry's ingestion endpoint: envelopes are counted
+(`GET /sentry`), not stored.
 
     python -m stack.sinks --http-port 9099 --smtp-port 1025 --store var/stack/pages.jsonl
 """
@@ -25,11 +27,15 @@ from aiosmtpd.controller import Controller
 MAX_BODY = 1_000_000
 
 
+SENTRY_ENVELOPE = re.compile(r"^/api/\d+/envelope/")
+
+
 class PageStore:
     def __init__(self, path: Path | None = None):
         self.path = path
         self.lock = threading.Lock()
         self.pages: list[dict] = []
+        self.sentry = {"envelopes": 0, "bytes": 0}  # STACK_ENV=production: the app's Sentry SDK sends here
 
     def add(self, page: dict) -> None:
         page = {"received_at": time.time(), **page}
@@ -72,6 +78,9 @@ def make_http_handler(store: PageStore):
         def do_GET(self):
             if self.path.startswith("/pages"):
                 self._reply(200, store.snapshot())
+            elif self.path.startswith("/sentry"):
+                with store.lock:
+                    self._reply(200, dict(store.sentry))
             elif self.path.startswith("/healthz"):
                 self._reply(200, {"status": "ok"})
             else:
@@ -83,6 +92,14 @@ def make_http_handler(store: PageStore):
                 self._reply(413, {"error": "too large"})
                 return
             raw = self.rfile.read(length)
+            if SENTRY_ENVELOPE.match(self.path):
+                # Sentry's ingestion endpoint, for the SDK's real cost (compression, the transport thread):
+                # counted, not stored, and no page.
+                with store.lock:
+                    store.sentry["envelopes"] += 1
+                    store.sentry["bytes"] += len(raw)
+                self._reply(200, {})
+                return
             try:
                 body = json.loads(raw or b"null")
             except ValueError:

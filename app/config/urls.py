@@ -15,8 +15,9 @@ urlpatterns = [
     # Unknown API paths answer JSON even with DEBUG on (one bounded view label for all of them).
     re_path(r"^api/", core_views.not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
-    path("metrics", metrics_views.metrics_view, name="prometheus-django-metrics"),  # protected
 ]
+if settings.INSTRUMENTATION:  # STUDIO_INSTRUMENTATION=off (the bare app, measuring only): no /metrics, a 404
+    urlpatterns.append(path("metrics", metrics_views.metrics_view, name="prometheus-django-metrics"))  # protected
 if apps.is_installed("drills"):  # failing-on-purpose endpoints (settings: with_drills); 404 in production
     urlpatterns.append(path("_drill/", include("drills.urls")))
 if "silk" in settings.INSTALLED_APPS:  # development settings only (SILK_ENABLED); 404 everywhere else

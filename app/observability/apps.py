@@ -10,10 +10,12 @@ class ObservabilityConfig(AppConfig):
         from observability.sentry import init_sentry
 
         init_sentry()  # no-op without SENTRY_DSN
-        from observability import instrumentation
-
-        instrumentation.install()  # metrics: error counting, label sets at zero (docs/metrics.md)
         from django.conf import settings
+
+        if getattr(settings, "INSTRUMENTATION", True):  # off: the bare app (settings STUDIO_INSTRUMENTATION)
+            from observability import instrumentation
+
+            instrumentation.install()  # metrics: error counting, label sets at zero (docs/metrics.md)
 
         if "silk" in settings.INSTALLED_APPS:  # development: Silk's EXPLAIN only for ?silk (profiling.py)
             from observability import profiling

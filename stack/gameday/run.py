@@ -322,6 +322,12 @@ def main(args) -> int:
     if not (svc.RUN_DIR / "state.json").exists():
         print("the stack is not running: `make up` first (STACK_POSTGRES=1 STACK_REDIS=1 for every fault)")
         return 2
+    mode = json.loads((svc.RUN_DIR / "state.json").read_text()).get("mode", "development")
+    if mode != "development":
+        print(f"the stack runs {mode} settings (STACK_ENV={mode}): the game day drives the drill endpoints "
+              "(/_drill/...), which those settings do not have; run it on the development stack: "
+              "`make down && make up`")
+        return 2
     unknown = set(args.only or ()) - set(FAULTS)
     if unknown:
         print(f"unknown fault(s): {', '.join(sorted(unknown))}; `make game-day GAME_DAY_ARGS=--list` lists them")

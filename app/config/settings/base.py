@@ -299,3 +299,43 @@ def with_drills(apps: list[str], enabled: bool) -> list[str]:
 
 
 INSTALLED_APPS = with_drills(INSTALLED_APPS, DEBUG or ENABLE_DRILL_ENDPOINTS)
+
+
+# --- Instrumentation switch -------------------------------------------------------------------
+# STUDIO_INSTRUMENTATION=off: the app with no instrumentation at all, to measure what it costs (capacity at
+# target instrumented vs bare, benchmarks/capacity.py; the "bare" variant of benchmarks/bench_settings.py
+# applies the same without_instrumentation()).  Never meant to be deployed: nothing is counted, /metrics is 404.
+INSTRUMENTATION = env.get_bool("STUDIO_INSTRUMENTATION", True)
+# What the instrumentation swaps in, and the plain backend it wraps.
+PLAIN_DATABASE_ENGINES = {"core.database.postgresql": "django.db.backends.postgresql",  # also bounds waits
+                          "django_prometheus.db.backends.sqlite3": "django.db.backends.sqlite3"}
+PLAIN_CACHE_BACKENDS = {"observability.cache.RedisCache": "django_redis.cache.RedisCache",
+                        "observability.cache.LocMemCache": "django.core.cache.backends.locmem.LocMemCache"}
+INSTRUMENTATION_MIDDLEWARE = ("django_prometheus.middleware.PrometheusBeforeMiddleware",
+                              "observability.perf.PerformanceMiddleware",
+                              "observability.middleware.RequestMetricsMiddleware",
+                              "observability.request_id.RequestContextMiddleware",
+                              "observability.middleware.PrometheusAfterMiddleware")
+
+
+def without_instrumentation(settings: dict) -> dict:
+    """The overrides that take every instrumentation out of `settings` (a settings module's globals()):
+    django-prometheus (app, middleware, database and cache wrappers), our middleware (request metrics, the
+    perf window and headers, request ids), Sentry; observability's ready() then installs no error counting
+    and urls.py no /metrics.  DATABASES and CACHES are changed in place, as settings modules do."""
+    for cache in settings["CACHES"].values():
+        cache["BACKEND"] = PLAIN_CACHE_BACKENDS.get(cache["BACKEND"], cache["BACKEND"])
+    database = settings["DATABASES"]["default"]
+    database["ENGINE"] = PLAIN_DATABASE_ENGINES.get(database["ENGINE"], database["ENGINE"])
+    return {
+        "INSTRUMENTATION": False,
+        "INSTALLED_APPS": [app for app in settings["INSTALLED_APPS"] if app != "django_prometheus"],
+        "MIDDLEWARE": [m for m in settings["MIDDLEWARE"] if m not in INSTRUMENTATION_MIDDLEWARE],
+        "PERF_WINDOW": False,
+        "PERF_HEADERS": "off",
+        "SENTRY_DSN": None,
+    }
+
+
+if not INSTRUMENTATION:
+    globals().update(without_instrumentation(globals()))

@@ -123,7 +123,10 @@ class Command(BaseCommand):
             counts = run(name, base_url, recent=recent)
             sent += sum(counts.values())
             if 404 in counts and len(counts) == 1:
-                raise CommandError(f"{base_url} has no drill endpoints: they need DEBUG or ENABLE_DRILL_ENDPOINTS")
+                raise CommandError(
+                    f"{base_url} has no drill endpoints (404): they exist with DEBUG or ENABLE_DRILL_ENDPOINTS and "
+                    "never in production, so a stack started with STACK_ENV=production has none (`make status` "
+                    "names the settings); the fire drill needs the development stack: `make down && make up`")
             alert, receivers = EXPECTED[name]
             summary = ", ".join(f"{n}x {status}" for status, n in sorted(counts.items()))
             self.stdout.write(f"{name}: sent {sum(counts.values())} requests ({summary}) in "
