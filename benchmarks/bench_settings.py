@@ -67,6 +67,9 @@ if VARIANT.startswith("ours"):
     if VARIANT == "ours-sentry-notrace":
         SENTRY_TRACES_SAMPLE_RATE = 0.0
         SENTRY_PROFILES_SAMPLE_RATE = 0.0
+    if VARIANT in ("ours-x-trace1", "ours-x-trace1-profile1"):  # analysis: every request traced (cost per transaction)
+        SENTRY_TRACES_SAMPLE_RATE = 1.0
+        SENTRY_PROFILES_SAMPLE_RATE = 1.0 if VARIANT.endswith("profile1") else 0.0
     if VARIANT == "ours-before":  # as before the cut of docs/benchmarks.md 4b: the SDK wraps every middleware
         from observability import sentry as _sentry
 
@@ -86,7 +89,7 @@ if VARIANT.startswith("ours"):
             return options
 
         _sentry.sentry_options = _patched
-    if VARIANT.startswith("ours-x-"):  # experiments: one Sentry option or integration off
+    if VARIANT.startswith("ours-x-") and not VARIANT.startswith("ours-x-trace1"):  # experiments: one option off
         from observability import sentry as _sentry
 
         _x_options = _sentry.sentry_options
