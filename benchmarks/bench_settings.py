@@ -9,6 +9,7 @@
   ours-nowindow / ours-nosentry / ours-noprofiles / ours-sentry-notrace   ours with one part off (4d)
   ours-before   ours without the cut of docs/benchmarks.md 4b (the SDK wraps every middleware)
   ours-before-sampler   ours as before issue 18's changes: probes and /metrics traced at the rate (no traces_sampler)
+  ours-before-sessions  ... with the sampler, but release-health sessions on without a release
   ours-gzip1 / ours-nocompress / ours-drop / ours-x-*   experiments (Sentry transport, options, integrations)
 """
 import os
@@ -58,7 +59,7 @@ if VARIANT == "peer":
 
         sentry_sdk.init(dsn=_PEER_DSN, traces_sample_rate=0.1)  # everything else: the SDK's defaults
 # Oldest first: ours-before-X is ours without change X and every change after it.
-_BEFORE_STEPS = ["ours-before-sampler"]
+_BEFORE_STEPS = ["ours-before-sampler", "ours-before-sessions"]
 if VARIANT.startswith("ours"):
     SENTRY_DSN = os.environ.get("BENCH_SENTRY_DSN")
     if VARIANT == "ours-nowindow":
@@ -83,6 +84,8 @@ if VARIANT.startswith("ours"):
             options = _options(settings)
             if "ours-before-sampler" in _undo:
                 options.pop("traces_sampler", None)
+            if "ours-before-sessions" in _undo:
+                options["auto_session_tracking"] = True
             return options
 
         _sentry.sentry_options = _undone

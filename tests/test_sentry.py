@@ -325,6 +325,21 @@ def test_an_incoming_trace_keeps_its_sampling_decision(sentry, rate, flag, sent)
     assert (trace_id in traces) is sent
 
 
+@pytest.mark.parametrize("release", [RELEASE, None])
+def test_sessions_are_tracked_only_for_a_named_release(sentry, release):
+    """Release health needs a release; without one every build is "dev" (docs/benchmarks.md 4b)."""
+    server = sentry(SENTRY_RELEASE=release)
+    factories.course(slug="session-course")
+    assert request("get", "/api/v1/courses/session-course/").status_code == 200
+    assert request("get", "/_drill/message/").status_code == 200  # a marker that surely arrives
+    server.wait_for_event(lambda e: e.get("message") == "fire drill: capture_message")
+    shutdown_sentry(timeout=5)  # flushes the session aggregates
+    sessions = server.payloads("sessions")
+    assert bool(sessions) is (release is not None), sessions
+    if release is not None:
+        assert sessions[0]["attrs"]["release"] == RELEASE
+
+
 def test_sentry_is_off_without_a_dsn(settings, sentry_server):
     settings.SENTRY_DSN = None
     assert init_sentry(force=True) is False

@@ -171,6 +171,9 @@ def sentry_options(settings: Any) -> dict:
         traces_sampler=TracesSampler(settings.SENTRY_TRACES_SAMPLE_RATE,
                                      getattr(settings, "SENTRY_UNTRACED_PATHS", ())),
         profiles_sample_rate=settings.SENTRY_PROFILES_SAMPLE_RATE,
+        # Release health (crash-free sessions per release) needs a release: without SENTRY_RELEASE every build is
+        # "dev" and the per-request session start/end and their flushes are CPU for nothing.
+        auto_session_tracking=bool(settings.SENTRY_RELEASE),
         # The SDK's own PII collection (IP addresses, cookies, SQL parameters) stays off; the user's
         # e-mail is added by observability.context when SENTRY_SEND_PII is on.
         integrations=[
