@@ -10,6 +10,7 @@
   ours-before   ours without the cut of docs/benchmarks.md 4b (the SDK wraps every middleware)
   ours-before-sampler   ours as before issue 18's changes: probes and /metrics traced at the rate (no traces_sampler)
   ours-before-sessions  ... with the sampler, but release-health sessions on without a release
+  ours-before-metrics   ... with sampler and sessions off, but every django-prometheus metric written per request
   ours-gzip1 / ours-nocompress / ours-drop / ours-x-*   experiments (Sentry transport, options, integrations)
 """
 import os
@@ -59,7 +60,7 @@ if VARIANT == "peer":
 
         sentry_sdk.init(dsn=_PEER_DSN, traces_sample_rate=0.1)  # everything else: the SDK's defaults
 # Oldest first: ours-before-X is ours without change X and every change after it.
-_BEFORE_STEPS = ["ours-before-sampler", "ours-before-sessions"]
+_BEFORE_STEPS = ["ours-before-sampler", "ours-before-sessions", "ours-before-metrics"]
 if VARIANT.startswith("ours"):
     SENTRY_DSN = os.environ.get("BENCH_SENTRY_DSN")
     if VARIANT == "ours-nowindow":
@@ -89,6 +90,9 @@ if VARIANT.startswith("ours"):
             return options
 
         _sentry.sentry_options = _undone
+        if "ours-before-metrics" in _undo:
+            MIDDLEWARE = [m if m != "observability.middleware.PrometheusAfterMiddleware"
+                          else "benchmarks.before_middleware.EveryMetricAfterMiddleware" for m in MIDDLEWARE]
     if VARIANT == "ours-before":  # as before the cut of docs/benchmarks.md 4b: the SDK wraps every middleware
         from observability import sentry as _sentry
 
