@@ -356,24 +356,48 @@ def load(port: int, paths, seconds: float, threads: int):
             "errors": errors[0]}
 
 
+def worker_rss_mib(master_pid: int) -> list[float]:
+    """VmRSS of each of a gunicorn master's workers (its child processes), MiB."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("PPid", "0").strip() or 0) == master_pid and "VmRSS" in fields:
+            out.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return out
+
+
 def http_bench(variants, paths, common, tmp, seconds, threads, workers, rounds):
     results = {v: [] for v in variants}
+    rss = {v: [] for v in variants}
     for r in range(rounds):
         for v in (variants if r % 2 == 0 else variants[::-1]):
             proc, port = start_gunicorn(variant_env(v, common, tmp), workers)
             try:
                 load(port, paths, 2, threads)  # warm-up
                 results[v].append(load(port, paths, seconds, threads))
+                rss[v].extend(worker_rss_mib(proc.pid))  # after traffic on every path: imports, caches, buffers
             finally:
                 stop_gunicorn(proc)
-    print(f"\ngunicorn ({workers} sync workers), {threads} client threads, {seconds:.0f} s x {rounds} rounds "
-          f"per variant, paths round-robin; medians of rounds")
-    print(f"  {'variant':<20}{'req/s':>8}{'P50 ms':>9}{'P95 ms':>9}{'requests':>10}{'errors':>8}")
+    kind = (f"{os.environ.get('GUNICORN_WORKER_CLASS', 'gthread')} x {os.environ.get('GUNICORN_THREADS', '4')} "
+            f"threads, config/gunicorn.py")
+    print(f"\ngunicorn ({workers} workers, {kind}), {threads} client threads, {seconds:.0f} s x {rounds} rounds "
+          f"per variant, paths round-robin; medians of rounds; RSS: VmRSS per worker after the round's traffic "
+          f"(median and max over workers and rounds)")
+    print(f"  {'variant':<20}{'req/s':>8}{'P50 ms':>9}{'P95 ms':>9}{'requests':>10}{'errors':>8}"
+          f"{'RSS MiB':>9}{'max':>7}")
     for v in variants:
         rs = results[v]
         med = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p95")}
+        rss_med = statistics.median(rss[v]) if rss[v] else float("nan")
+        rss_max = max(rss[v]) if rss[v] else float("nan")
         print(f"  {v:<20}{med['rps']:8.1f}{med['p50']:9.2f}{med['p95']:9.2f}"
-              f"{sum(x['n'] for x in rs):10d}{sum(x['errors'] for x in rs):8d}")
+              f"{sum(x['n'] for x in rs):10d}{sum(x['errors'] for x in rs):8d}{rss_med:9.1f}{rss_max:7.1f}")
 
 
 def scrape_bench(paths, common, tmp, workers=4, scrapes=20):
