@@ -140,9 +140,9 @@ def before_send(event: dict, hint: dict | None = None) -> dict | None:
 
 class TracesSampler:
     """traces_sampler: no transaction for the probes and /metrics (SENTRY_UNTRACED_PATHS), polled every few
-    seconds by Kubernetes and Prometheus: at 10 % they were a sampled transaction per second or so each, with
-    nothing to learn from (their latency and status are Prometheus' business), and about a millisecond of CPU
-    each to record, serialise and send (docs/benchmarks.md 4b).  Everything else as traces_sample_rate does
+    seconds by the orchestrator and Prometheus: at 10 % a steady stream of sampled transactions with nothing
+    to learn from (their latency and status are Prometheus' business), each about a millisecond of CPU to
+    record, serialise and send (docs/benchmarks.md 4b).  Everything else as traces_sample_rate does
     it: an incoming trace's decision is kept, else SENTRY_TRACES_SAMPLE_RATE."""
 
     __slots__ = ("rate", "untraced")
