@@ -9,6 +9,9 @@
           wrapper, sentry-sdk defaults with traces_sample_rate=0.1, nothing of ours
   ours-nowindow / ours-nosentry / ours-noprofiles / ours-sentry-notrace   ours with one part off (4d)
   ours-before   ours without the cut of docs/benchmarks.md 4b (the SDK wraps every middleware)
+  ours-before-sampler   ours as before issue 18's changes: probes and /metrics traced at the rate (no traces_sampler)
+  ours-before-sessions  ... with the sampler, but release-health sessions on without a release
+  ours-before-metrics   ... with sampler and sessions off, but every django-prometheus metric written per request
   ours-gzip1 / ours-nocompress / ours-drop / ours-x-*   experiments (Sentry transport, options, integrations)
 """
 import os
@@ -45,6 +48,8 @@ if VARIANT == "peer":
         import sentry_sdk
 
         sentry_sdk.init(dsn=_PEER_DSN, traces_sample_rate=0.1)  # everything else: the SDK's defaults
+# Oldest first: ours-before-X is ours without change X and every change after it.
+_BEFORE_STEPS = ["ours-before-sampler", "ours-before-sessions", "ours-before-metrics"]
 if VARIANT.startswith("ours"):
     SENTRY_DSN = os.environ.get("BENCH_SENTRY_DSN")
     if VARIANT == "ours-nowindow":
@@ -56,6 +61,27 @@ if VARIANT.startswith("ours"):
     if VARIANT == "ours-sentry-notrace":
         SENTRY_TRACES_SAMPLE_RATE = 0.0
         SENTRY_PROFILES_SAMPLE_RATE = 0.0
+    if VARIANT in ("ours-x-trace1", "ours-x-trace1-profile1"):  # analysis: every request traced (cost per transaction)
+        SENTRY_TRACES_SAMPLE_RATE = 1.0
+        SENTRY_PROFILES_SAMPLE_RATE = 1.0 if VARIANT.endswith("profile1") else 0.0
+    if VARIANT in _BEFORE_STEPS:  # issue 18's changes, undone from the newest back to VARIANT's (4b)
+        from observability import sentry as _sentry
+
+        _undo = _BEFORE_STEPS[_BEFORE_STEPS.index(VARIANT):]
+        _step_options = _sentry.sentry_options
+
+        def _undone(settings, _options=_step_options, _undo=_undo):
+            options = _options(settings)
+            if "ours-before-sampler" in _undo:
+                options.pop("traces_sampler", None)
+            if "ours-before-sessions" in _undo:
+                options["auto_session_tracking"] = True
+            return options
+
+        _sentry.sentry_options = _undone
+        if "ours-before-metrics" in _undo:
+            MIDDLEWARE = [m if m != "observability.middleware.PrometheusAfterMiddleware"
+                          else "benchmarks.before_middleware.EveryMetricAfterMiddleware" for m in MIDDLEWARE]
     if VARIANT == "ours-before":  # as before the cut of docs/benchmarks.md 4b: the SDK wraps every middleware
         from observability import sentry as _sentry
 
@@ -75,7 +101,7 @@ if VARIANT.startswith("ours"):
             return options
 
         _sentry.sentry_options = _patched
-    if VARIANT.startswith("ours-x-"):  # experiments: one Sentry option or integration off
+    if VARIANT.startswith("ours-x-") and not VARIANT.startswith("ours-x-trace1"):  # experiments: one option off
         from observability import sentry as _sentry
 
         _x_options = _sentry.sentry_options

@@ -62,18 +62,46 @@ def _call(app, path: str) -> int:
     return int(status[0][:3])
 
 
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of every live Python thread, by thread group (threads of one name add up)."""
+    out: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (OSError, TypeError):  # ended meanwhile
+            continue
+        group = thread_group(thread.name)
+        out[group] = out.get(group, 0.0) + seconds
+    return out
+
+
+def thread_group(name: str) -> str:
+    if name == "MainThread":
+        return "main"
+    if name == "sentry-sdk.BackgroundWorker":
+        return "sentry transport"
+    if name.startswith("sentry"):  # session flusher, profiler's sampler, monitor, batchers
+        return "sentry other"
+    if name == "studio-perf-window":
+        return "window flush"
+    return "other"
+
+
 def worker() -> None:
     app = _setup_django()
     for line in sys.stdin:
         n, path = line.split(None, 1)
         n, path = int(n), path.strip()
         bad = 0
+        threads0 = _thread_cpu()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(n):
             if _call(app, path) != 200:
                 bad += 1
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        print(json.dumps({"cpu_ms": cpu * 1e3 / n, "wall_ms": wall * 1e3 / n, "bad": bad}), flush=True)
+        threads = {k: (v - threads0.get(k, 0.0)) * 1e3 / n for k, v in _thread_cpu().items()}
+        print(json.dumps({"cpu_ms": cpu * 1e3 / n, "wall_ms": wall * 1e3 / n, "bad": bad, "threads": threads}),
+              flush=True)
 
 
 def profile(variant: str, path: str, n: int, sort: str) -> None:
@@ -88,6 +116,8 @@ def profile(variant: str, path: str, n: int, sort: str) -> None:
     for _ in range(n):
         _call(app, path)
     prof.disable()
+    if os.environ.get("BENCH_PROFILE_OUT"):  # for pstats / snakeviz: BENCH_PROFILE_OUT=/tmp/ours.pstats
+        prof.dump_stats(os.environ["BENCH_PROFILE_OUT"])
     stats = pstats.Stats(prof)
     stats.sort_stats(sort).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "45")))
     by_package: dict[str, float] = {}
@@ -105,6 +135,63 @@ def profile(variant: str, path: str, n: int, sort: str) -> None:
         print(f"  {package:<28}{seconds * 1e6 / n:8.1f}  {seconds * 100 / total:5.1f} %")
     if os.environ.get("BENCH_PROFILE_CALLERS"):
         stats.print_callers(*os.environ["BENCH_PROFILE_CALLERS"].split(","))
+
+
+def count(variant: str, paths, n: int) -> None:
+    """What one request does, per path: metric value writes (each a lock and an mmap write in multiprocess
+    mode) by metric, Redis round trips by thread, Sentry transactions, spans, breadcrumbs, sessions, events.
+    Counted by wrapping the libraries' own methods in this process only (the app is not changed)."""
+    import collections
+
+    app = _setup_django()
+    import redis.connection
+    import sentry_sdk
+    from prometheus_client import values
+    from sentry_sdk import scope as sentry_scope
+    from sentry_sdk import tracing
+
+    tally: collections.Counter = collections.Counter()
+    main = threading.main_thread()
+
+    def counting(cls, name, key):
+        original = getattr(cls, name)
+
+        def wrapper(self, *args, **kwargs):
+            tally[key(self, args) if callable(key) else key] += 1
+            return original(self, *args, **kwargs)
+        setattr(cls, name, wrapper)
+
+    for method in ("inc", "set"):
+        counting(values.ValueClass, method,
+                 lambda self, args: ("metric writes", getattr(self, "_params", ("", "?"))[1]))
+    counting(redis.connection.AbstractConnection, "send_packed_command",
+             lambda self, args: ("redis round trips",
+                                 "request thread" if threading.current_thread() is main else "other threads"))
+    counting(tracing.Transaction, "finish", lambda self, args: ("sentry", f"transactions (sampled={self.sampled})"))
+    counting(tracing.Span, "__init__", ("sentry", "spans and transactions made"))
+    counting(sentry_scope.Scope, "add_breadcrumb", ("sentry", "breadcrumbs added"))
+    counting(sentry_scope.Scope, "start_session", ("sentry", "sessions started"))
+    counting(sentry_scope.Scope, "fork", ("sentry", "scope forks"))
+    client = sentry_sdk.get_client()
+    if client.is_active():
+        counting(type(client), "capture_event", ("sentry", "events and transactions captured"))
+    for path in paths:
+        for _ in range(300):
+            _call(app, path)
+        sentry_sdk.flush(timeout=5)
+        tally.clear()
+        wall0 = time.perf_counter()
+        for _ in range(n):
+            _call(app, path)
+        wall = time.perf_counter() - wall0
+        print(f"\n{variant} {path}: per request ({n} requests, {wall * 1e3 / n:.2f} ms wall each)")
+        by_kind: dict[str, list] = {}
+        for (kind, what), k in sorted(tally.items()):
+            by_kind.setdefault(kind, []).append((what, k))
+        for kind, rows in by_kind.items():
+            print(f"  {kind}: {sum(k for _, k in rows) / n:.2f}")
+            for what, k in sorted(rows, key=lambda r: -r[1]):
+                print(f"      {k / n:7.3f}  {what}")
 
 
 # --- The parent ------------------------------------------------------------------------------
@@ -161,6 +248,7 @@ def in_process(variants, paths, common, tmp, rounds, n) -> dict:
         return json.loads(procs[v].stdout.readline())
 
     results = {(v, p): [] for v in variants for p in paths}
+    threads = {(v, p): [] for v in variants for p in paths}
     try:
         for v in variants:  # warm-up: imports, connections, caches, first Sentry envelopes
             for p in paths:
@@ -171,12 +259,26 @@ def in_process(variants, paths, common, tmp, rounds, n) -> dict:
             for p in paths:
                 order = variants if r % 2 == 0 else variants[::-1]
                 for v in order:
-                    results[v, p].append(ask(v, n, p)["cpu_ms"])
+                    out = ask(v, n, p)
+                    results[v, p].append(out["cpu_ms"])
+                    threads[v, p].append(out["threads"])
     finally:
         for proc in procs.values():
             proc.stdin.close()
             proc.wait(timeout=30)
-    return {k: statistics.median(vals) for k, vals in results.items()}
+    by_thread = {k: {g: statistics.median(r.get(g, 0.0) for r in rounds_) for g in {g for r in rounds_ for g in r}}
+                 for k, rounds_ in threads.items()}
+    return {k: statistics.median(vals) for k, vals in results.items()}, by_thread
+
+
+def print_thread_table(by_thread, variants, paths):
+    print("\nCPU ms per request by thread (median of rounds; threads of one kind added up)")
+    groups = sorted({g for d in by_thread.values() for g in d}, key=lambda g: (g != "main", g))
+    for p in paths:
+        print(f"  {p}")
+        print(f"    {'variant':<22}" + "".join(f"{g:>18}" for g in groups))
+        for v in variants:
+            print(f"    {v:<22}" + "".join(f"{by_thread[v, p].get(g, 0.0):18.3f}" for g in groups))
 
 
 def print_cpu_table(medians, variants, paths):
@@ -254,24 +356,48 @@ def load(port: int, paths, seconds: float, threads: int):
             "errors": errors[0]}
 
 
+def worker_rss_mib(master_pid: int) -> list[float]:
+    """VmRSS of each of a gunicorn master's workers (its child processes), MiB."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("PPid", "0").strip() or 0) == master_pid and "VmRSS" in fields:
+            out.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return out
+
+
 def http_bench(variants, paths, common, tmp, seconds, threads, workers, rounds):
     results = {v: [] for v in variants}
+    rss = {v: [] for v in variants}
     for r in range(rounds):
         for v in (variants if r % 2 == 0 else variants[::-1]):
             proc, port = start_gunicorn(variant_env(v, common, tmp), workers)
             try:
                 load(port, paths, 2, threads)  # warm-up
                 results[v].append(load(port, paths, seconds, threads))
+                rss[v].extend(worker_rss_mib(proc.pid))  # after traffic on every path: imports, caches, buffers
             finally:
                 stop_gunicorn(proc)
-    print(f"\ngunicorn ({workers} sync workers), {threads} client threads, {seconds:.0f} s x {rounds} rounds "
-          f"per variant, paths round-robin; medians of rounds")
-    print(f"  {'variant':<20}{'req/s':>8}{'P50 ms':>9}{'P95 ms':>9}{'requests':>10}{'errors':>8}")
+    kind = (f"{os.environ.get('GUNICORN_WORKER_CLASS', 'gthread')} x {os.environ.get('GUNICORN_THREADS', '4')} "
+            f"threads, config/gunicorn.py")
+    print(f"\ngunicorn ({workers} workers, {kind}), {threads} client threads, {seconds:.0f} s x {rounds} rounds "
+          f"per variant, paths round-robin; medians of rounds; RSS: VmRSS per worker after the round's traffic "
+          f"(median and max over workers and rounds)")
+    print(f"  {'variant':<20}{'req/s':>8}{'P50 ms':>9}{'P95 ms':>9}{'requests':>10}{'errors':>8}"
+          f"{'RSS MiB':>9}{'max':>7}")
     for v in variants:
         rs = results[v]
         med = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p95")}
+        rss_med = statistics.median(rss[v]) if rss[v] else float("nan")
+        rss_max = max(rss[v]) if rss[v] else float("nan")
         print(f"  {v:<20}{med['rps']:8.1f}{med['p50']:9.2f}{med['p95']:9.2f}"
-              f"{sum(x['n'] for x in rs):10d}{sum(x['errors'] for x in rs):8d}")
+              f"{sum(x['n'] for x in rs):10d}{sum(x['errors'] for x in rs):8d}{rss_med:9.1f}{rss_max:7.1f}")
 
 
 def scrape_bench(paths, common, tmp, workers=4, scrapes=20):
@@ -301,6 +427,10 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", metavar="VARIANT", help="cProfile this variant on --profile-path instead")
     parser.add_argument("--profile-path", default=ONE_QUERY)
+    parser.add_argument("--count", metavar="VARIANT", help="count metric writes, Redis round trips and Sentry "
+                        "work per request of this variant instead")
+    parser.add_argument("--threads", action="store_true", help="CPU per request by thread (request thread, "
+                        "Sentry transport, ...) after the in-process table")
     parser.add_argument("--profile-sort", default="tottime")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("-n", type=int, default=400, help="requests per round")
@@ -331,12 +461,19 @@ def main() -> None:
     slug = first_slug(db_url)
     paths = args.paths.split(",") if args.paths else [ONE_QUERY, "/healthz", "/api/v1/courses/",
                                                       f"/api/v1/courses/{slug}/"]
+    if args.count:
+        env = variant_env(args.count, common, tmp)
+        os.environ.clear()
+        os.environ.update(env)
+        return count(args.count, paths, args.n)
     variants = args.variants.split(",")
     print(f"python {sys.version.split()[0]}, nproc {os.cpu_count()}, database {db_url.split(':')[0]}, "
           f"cache {'redis' if redis else 'local memory'}, {args.rounds} rounds x {args.n} requests")
     if not args.no_cpu:
-        medians = in_process(variants, paths, common, tmp, args.rounds, args.n)
+        medians, by_thread = in_process(variants, paths, common, tmp, args.rounds, args.n)
         print_cpu_table(medians, variants, paths)
+        if args.threads:
+            print_thread_table(by_thread, variants, paths)
         sys.stdout.flush()
     if args.http:
         http_bench([v for v in variants if v in VARIANTS], paths, common, tmp, args.http_seconds, 4, 2,

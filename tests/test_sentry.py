@@ -298,6 +298,48 @@ def test_sample_rate_zero_sends_no_transactions(sentry):
     assert server.payloads("transaction") == []
 
 
+def test_probes_and_metrics_make_no_transaction_at_any_rate(sentry):
+    """SENTRY_UNTRACED_PATHS: polled every few seconds, nothing to learn (docs/benchmarks.md 4b)."""
+    server = sentry(SENTRY_TRACES_SAMPLE_RATE=1.0)
+    factories.course(slug="traced-course")
+    for path in ("/healthz", "/readyz", "/metrics"):
+        request("get", path)
+        request("get", path, HTTP_SENTRY_TRACE="771a43a4192642f0b136d5159a501700-1234567890abcdef-1")
+    assert request("get", "/api/v1/courses/traced-course/").status_code == 200  # traced, and after the probes
+    server.wait_for("transaction", lambda t: t["transaction"] == "/api/v1/courses/{slug}/")
+    sentry_sdk.flush(timeout=5)
+    assert [t["transaction"] for t in server.payloads("transaction")] == ["/api/v1/courses/{slug}/"]
+
+
+@pytest.mark.parametrize(("rate", "flag", "sent"), [(0.0, "1", True), (1.0, "0", False)])
+def test_an_incoming_trace_keeps_its_sampling_decision(sentry, rate, flag, sent):
+    server = sentry(SENTRY_TRACES_SAMPLE_RATE=rate)
+    factories.course(slug="continued-course")
+    trace_id = "771a43a4192642f0b136d5159a501701"
+    assert request("get", "/api/v1/courses/continued-course/",
+                   HTTP_SENTRY_TRACE=f"{trace_id}-1234567890abcdef-{flag}").status_code == 200
+    assert request("get", "/_drill/message/").status_code == 200  # a marker that surely arrives
+    server.wait_for_event(lambda e: e.get("message") == "fire drill: capture_message")
+    sentry_sdk.flush(timeout=5)
+    traces = [t["contexts"]["trace"]["trace_id"] for t in server.payloads("transaction")]
+    assert (trace_id in traces) is sent
+
+
+@pytest.mark.parametrize("release", [RELEASE, None])
+def test_sessions_are_tracked_only_for_a_named_release(sentry, release):
+    """Release health needs a release; without one every build is "dev" (docs/benchmarks.md 4b)."""
+    server = sentry(SENTRY_RELEASE=release)
+    factories.course(slug="session-course")
+    assert request("get", "/api/v1/courses/session-course/").status_code == 200
+    assert request("get", "/_drill/message/").status_code == 200  # a marker that surely arrives
+    server.wait_for_event(lambda e: e.get("message") == "fire drill: capture_message")
+    shutdown_sentry(timeout=5)  # flushes the session aggregates
+    sessions = server.payloads("sessions")
+    assert bool(sessions) is (release is not None), sessions
+    if release is not None:
+        assert sessions[0]["attrs"]["release"] == RELEASE
+
+
 def test_sentry_is_off_without_a_dsn(settings, sentry_server):
     settings.SENTRY_DSN = None
     assert init_sentry(force=True) is False

@@ -22,6 +22,7 @@ from time import perf_counter
 
 from django.db import connection
 from django_prometheus import middleware as dp_middleware
+from django_prometheus.utils import Time, TimeSince
 
 from observability import errors, labels, metrics
 
@@ -85,7 +86,13 @@ class RequestMetricsMiddleware:
 
 
 class PrometheusAfterMiddleware(dp_middleware.PrometheusAfterMiddleware):
-    """django-prometheus' After middleware: same metrics, bounded method label, cached children."""
+    """django-prometheus' After middleware: its documented metrics (docs/metrics.md), bounded method label,
+    cached children.
+
+    Not updated: the five per-request series nothing reads -- requests by transport and responses by charset
+    (one value each here: http, utf-8), responses by status (the sum of responses by status, view and method),
+    request and response body sizes (histograms) -- seven of a request's 24 multiprocess value writes, each a
+    lock and an mmap write (docs/benchmarks.md 4b).  Every other metric is updated as django-prometheus does."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,6 +104,26 @@ class PrometheusAfterMiddleware(dp_middleware.PrometheusAfterMiddleware):
                 labels.initialise_view_responses(responses, labels.known_views())
             except Exception:  # a broken URLconf is Django's to report, at the first request
                 logger.debug("per-view response series not created at zero", exc_info=True)
+
+    def process_request(self, request):
+        self.label_metric(self.metrics.requests_by_method, request, method=self._method(request)).inc()
+        if request.headers.get("x-requested-with") == "XMLHttpRequest":  # as the stock middleware
+            self.metrics.requests_ajax.inc()
+        request.prometheus_after_middleware_event = Time()
+
+    def process_response(self, request, response):
+        method = self._method(request)
+        view = self._get_view_name(request)
+        self.label_metric(self.metrics.responses_by_status_view_method, request, response,
+                          status=str(response.status_code), view=view, method=method).inc()
+        if getattr(response, "streaming", False):
+            self.metrics.responses_streaming.inc()
+        if hasattr(request, "prometheus_after_middleware_event"):
+            self.label_metric(self.metrics.requests_latency_by_view_method, request, response, view=view,
+                              method=method).observe(TimeSince(request.prometheus_after_middleware_event))
+        else:
+            self.metrics.requests_unknown_latency.inc()
+        return response
 
     def label_metric(self, metric, request, response=None, **labels):
         if not labels:

@@ -138,6 +138,29 @@ def before_send(event: dict, hint: dict | None = None) -> dict | None:
     return scrub_event(event, hint)
 
 
+class TracesSampler:
+    """traces_sampler: no transaction for the probes and /metrics (SENTRY_UNTRACED_PATHS), polled every few
+    seconds by the orchestrator and Prometheus: at 10 % a steady stream of sampled transactions with nothing
+    to learn from (their latency and status are Prometheus' business), each about a millisecond of CPU to
+    record, serialise and send (docs/benchmarks.md 4b).  Everything else as traces_sample_rate does
+    it: an incoming trace's decision is kept, else SENTRY_TRACES_SAMPLE_RATE."""
+
+    __slots__ = ("rate", "untraced")
+
+    def __init__(self, rate: float, untraced_paths: Iterable[str]):
+        self.rate = rate
+        self.untraced = frozenset(untraced_paths)
+
+    def __call__(self, sampling_context: dict) -> float:
+        environ = sampling_context.get("wsgi_environ")
+        if environ is not None and environ.get("PATH_INFO") in self.untraced:
+            return 0.0
+        parent = sampling_context.get("parent_sampled")
+        if parent is not None:
+            return 1.0 if parent else 0.0
+        return self.rate
+
+
 def sentry_options(settings: Any) -> dict:
     """The keyword arguments of sentry_sdk.init(), from Django settings (or any object with them)."""
     return dict(
@@ -145,7 +168,12 @@ def sentry_options(settings: Any) -> dict:
         environment=settings.ENVIRONMENT,
         release=settings.SENTRY_RELEASE or settings.RELEASE,
         traces_sample_rate=settings.SENTRY_TRACES_SAMPLE_RATE,
+        traces_sampler=TracesSampler(settings.SENTRY_TRACES_SAMPLE_RATE,
+                                     getattr(settings, "SENTRY_UNTRACED_PATHS", ())),
         profiles_sample_rate=settings.SENTRY_PROFILES_SAMPLE_RATE,
+        # Release health (crash-free sessions per release) needs a release: without SENTRY_RELEASE every build is
+        # "dev" and the per-request session start/end and their flushes are CPU for nothing.
+        auto_session_tracking=bool(settings.SENTRY_RELEASE),
         # The SDK's own PII collection (IP addresses, cookies, SQL parameters) stays off; the user's
         # e-mail is added by observability.context when SENTRY_SEND_PII is on.
         integrations=[

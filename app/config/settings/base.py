@@ -252,6 +252,8 @@ SENTRY_TRANSPORT_TIMEOUT = env.get_float("SENTRY_TRANSPORT_TIMEOUT", 5.0)  # per
 SENTRY_SHUTDOWN_TIMEOUT = env.get_float("SENTRY_SHUTDOWN_TIMEOUT", 2.0)  # longest flush at process exit
 SENTRY_DEBUG = env.get_bool("SENTRY_DEBUG", False)
 SENTRY_IGNORED_5XX_PATHS = ["/readyz"]  # a failing probe is Prometheus' business, not an event per poll
+# No transaction at all for these (observability.sentry.TracesSampler): probes and scrapes, every few seconds.
+SENTRY_UNTRACED_PATHS = ["/healthz", "/readyz", "/metrics"]
 # Path prefixes whose events carry no request body and no frame locals: where passwords are sent.
 SENTRY_NO_BODY_PATHS = ["/api/v1/auth/", "/admin/login/", "/admin/password_change/"]
 # Endpoints that fail on purpose (/_drill/..., the drills app): on with DEBUG or this flag, never in
