@@ -18,7 +18,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "app")]
 
 
 def _status_kb(pid: int, field: str, name: str = "status") -> int | None:
