@@ -112,6 +112,10 @@ benchmark: $(STAMP) ## time each endpoint in-process against the configured data
 bench-instrumentation: $(STAMP) ## instrumentation cost: bare/ours/peer CPU per request, gunicorn, /metrics scrape (BENCH_ARGS="--http --scrape")
 	$(PY) -m benchmarks.instrumentation_cost $(BENCH_ARGS)
 
+.PHONY: bench-metrics
+bench-metrics: $(STAMP) ## /metrics scrape time and size vs workers, dead workers' files, views; merge off then on (BENCH_ARGS="--scrapes 10 --only dead --merge")
+	$(PY) -m benchmarks.metrics_growth $(BENCH_ARGS)
+
 .PHONY: bench-signin
 bench-signin: $(STAMP) ## password guessing vs the course list's P50/P95, sign-in throttle off then on (BENCH_ARGS="--seconds 30")
 	$(PY) -m benchmarks.signin_attack $(BENCH_ARGS)

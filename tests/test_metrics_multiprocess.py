@@ -10,13 +10,13 @@ import glob
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
 from tests import factories as f
+from tests.fixtures.servers import child_pids, wait_for_children
 from tests.test_metrics_support import delta, http_many, scrape
 
 pytestmark = pytest.mark.slow
@@ -25,26 +25,11 @@ K_HALF = 150  # per phase: 2 phases, K = 300 requests
 
 
 def worker_pids(server) -> set[int]:
-    """The gunicorn master's live children (from /proc: no extra package)."""
-    pids = set()
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[1]) == server.proc.pid and fields[0] != "Z":
-            pids.add(int(Path(stat).parent.name))
-    return pids
+    return child_pids(server.proc.pid)
 
 
 def wait_for_workers(server, n: int, exclude: set[int] = frozenset(), timeout: float = 30) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pids = worker_pids(server) - set(exclude)
-        if len(pids) >= n:
-            return pids
-        time.sleep(0.05)
-    raise TimeoutError(f"gunicorn did not get back to {n} workers:\n{server.logs()}")
+    return wait_for_children(server.proc.pid, n, exclude, timeout, logs=server.logs)
 
 
 def responses_in_file(path: str, view: str) -> float:
