@@ -18,7 +18,7 @@ VIEWS = 4
 OBSERVATIONS = 12  # per process and view
 
 # Each child writes counter and histogram files as a worker does, then exits: its pid is dead once reaped.
-WRITER = """
+WRITER = f"""
 import os, sys
 from prometheus_client import Counter, Histogram
 
@@ -27,13 +27,13 @@ for i in range(int(sys.argv[1]), int(sys.argv[2])):
     if pid == 0:
         requests = Counter("demo_requests", "requests", ["view"])
         latency = Histogram("demo_latency_seconds", "latency", ["view"], buckets=(0.01, 0.1, 1.0))
-        for v in range({views}):
+        for v in range({VIEWS}):
             requests.labels(f"v{{v}}").inc(i + 1)
-            for k in range({obs}):
+            for k in range({OBSERVATIONS}):
                 latency.labels(f"v{{v}}").observe((k % 3) * 0.05)
         os._exit(0)
     os.waitpid(pid, 0)
-""".format(views=VIEWS, obs=OBSERVATIONS)
+"""
 
 
 def write_processes(path: Path, first: int, last: int) -> None:

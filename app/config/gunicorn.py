@@ -5,8 +5,9 @@ master starts (stale files from a previous run would be summed in), and a dead w
 gauges must be marked so they stop counting; its counter, histogram and summary files are merged
 into one aggregate per type, so scrapes do not slow down with every restart (observability.multiproc;
 GUNICORN_METRICS_MERGE=0 turns that off, for benchmarks/metrics_growth.py's "before").  The moment
-the master wipes the directory is when this target's counters begin: process_start_time_seconds on /metrics (observability.process_start),
-the same for every worker, respawned ones included, since they inherit the master's environment.
+the master wipes the directory is when this target's counters begin: process_start_time_seconds on
+/metrics (observability.process_start), the same for every worker, respawned ones included, since
+they inherit the master's environment.
 """
 import os
 import shutil

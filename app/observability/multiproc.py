@@ -82,6 +82,15 @@ class MultiProcessCollector(multiprocess.MultiProcessCollector):
             return self.merge(files, accumulate=True)  # reads every file before returning
 
 
+class MergingMultiProcessCollector(MultiProcessCollector):
+    """For a scrape served by the process that forks the writers (the Celery worker's main process, whose pool
+    children are replaced after max_tasks_per_child tasks): every scrape first merges the children gone since."""
+
+    def collect(self):
+        merge_dead_files(self._path, timeout=0.5)
+        return super().collect()
+
+
 def pid_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -158,7 +167,9 @@ def merge_dead_files(path: str, *, is_dead=None, timeout: float = 1.0) -> int | 
 
     `is_dead(pid)` says whose files may be merged (default: no process has that pid).  A live process' file
     must never be merged, and neither may a file whose pid a process about to be started could take: call
-    this where no process that writes to `path` is being forked meanwhile (gunicorn: the master's child_exit)."""
+    this where no process that writes to `path` is being forked meanwhile (gunicorn: the master's child_exit),
+    or where a pid would have to come round the whole pid space meanwhile (a Celery scrape: billiard forks in
+    another thread of the same process, and a dead child's pid is not handed out again until they wrap)."""
     is_dead = is_dead or (lambda pid: not pid_exists(pid))
     try:
         with _flock(path, fcntl.LOCK_EX, timeout) as held:
