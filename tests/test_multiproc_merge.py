@@ -4,9 +4,11 @@ stop the merge nor lose a count.  Files are written by real processes (forked, t
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -158,3 +160,32 @@ def test_the_merge_waits_for_a_reading_scrape_and_gives_up_in_time(tmp_path):
         assert multiproc.merge_dead_files(str(tmp_path), timeout=0.2) is None
     assert len(per_process_files(tmp_path)) == 2
     assert multiproc.merge_dead_files(str(tmp_path)) == 2
+
+
+def test_a_process_forked_while_a_scrape_reads_does_not_keep_the_lock(tmp_path):
+    """A Celery pool child forked while a scrape thread of the main process holds the lock would otherwise keep
+    the lock's descriptor, and with it the lock, for its whole life: every later merge would give up."""
+    write_processes(tmp_path, 0, 1)
+    reading, forked = threading.Event(), threading.Event()
+
+    def scrape():
+        with multiproc._flock(str(tmp_path), multiproc.fcntl.LOCK_SH):
+            reading.set()
+            forked.wait(10)
+
+    thread = threading.Thread(target=scrape)
+    thread.start()
+    reading.wait(10)
+    child = os.fork()
+    if child == 0:  # a long-lived child that never touches the lock
+        try:
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    try:
+        forked.set()
+        thread.join()
+        assert multiproc.merge_dead_files(str(tmp_path), timeout=5) == 2
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)

@@ -29,6 +29,7 @@ import glob
 import logging
 import os
 import re
+import threading
 import time
 
 from prometheus_client import multiprocess
@@ -50,11 +51,32 @@ def _sized(path: str) -> bool:
         return False
 
 
+# The lock's descriptors open in this process.  A fork copies them, and a copy keeps the flock for as long as
+# the child lives: a Celery pool child forked while a scrape thread of the main process read (or merged) would
+# hold the lock for good, and every merge, or every scrape, would wait behind it.  So a child closes its copies.
+_held: set[int] = set()
+_held_guard = threading.Lock()
+
+
+def _close_copies_in_child() -> None:
+    _held_guard.release()  # taken by the forking thread, the one that goes on in the child
+    for fd in _held:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(before=_held_guard.acquire, after_in_parent=_held_guard.release,
+                    after_in_child=_close_copies_in_child)
+
+
 @contextlib.contextmanager
 def _flock(path: str, operation: int, timeout: float | None = None):
     """Hold the directory's lock (flock: per open file, so threads of one process each hold their own);
     yields False, holding nothing, when `timeout` seconds pass first."""
-    fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDONLY | os.O_CREAT, 0o644)
+    with _held_guard:
+        fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDONLY | os.O_CREAT, 0o644)
+        _held.add(fd)
     try:
         if timeout is None:
             fcntl.flock(fd, operation)
@@ -71,7 +93,9 @@ def _flock(path: str, operation: int, timeout: float | None = None):
                     time.sleep(0.005)
         yield True
     finally:
-        os.close(fd)  # releases the lock
+        with _held_guard:
+            _held.discard(fd)
+            os.close(fd)  # releases the lock
 
 
 class MultiProcessCollector(multiprocess.MultiProcessCollector):
