@@ -4,7 +4,8 @@
     .venv/bin/python -m benchmarks.metrics_growth --no-merge        # only as before the merge
     .venv/bin/python -m benchmarks.metrics_growth --scrapes 10 --only dead
 
-Scrape time (median and P95 of --scrapes scrapes of /metrics over HTTP, one at a time) and the response
+Scrape time (median and P95 of --scrapes scrapes of /metrics over HTTP, one at a time), the collector's
+own CPU time on the same directory (in this process: less of a shared machine's noise) and the response
 (bytes, series) of a real gunicorn on a free port (config/gunicorn.py, gthread, the "ours" settings of
 benchmarks/bench_settings.py without Sentry: DEBUG off, the project's middleware, multiprocess metrics),
 after traffic on every view of the run, against three things, one at a time from 4 workers, 0 dead
@@ -37,7 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.instrumentation_cost import (
-    APP_DIR,
     ROOT,
     first_slug,
     prepare_database,
@@ -137,6 +137,43 @@ def restart_one_worker(proc, workers: int) -> float:
     return time.perf_counter() - start
 
 
+def collect_cpu_ms(metrics_dir: Path, n: int) -> float:
+    """The collector's own CPU per scrape (median, this process, the same directory): what the files cost,
+    with less of the shared machine's noise than the wall time over HTTP."""
+    from prometheus_client import CollectorRegistry
+
+    from observability import multiproc
+
+    collector = multiproc.MultiProcessCollector(CollectorRegistry(), path=str(metrics_dir))
+    out = []
+    for _ in range(n):
+        start = time.process_time()
+        list(collector.collect())
+        out.append((time.process_time() - start) * 1e3)
+    return statistics.median(out)
+
+
+def kept_dir(tmp: Path, config: dict, merge: bool) -> Path:
+    return tmp / f"kept-{'merge' if merge else 'nomerge'}-{config['workers']}-{config['dead']}-{config['views']}"
+
+
+def interleaved_ratio(fresh: Path, other: Path, n: int) -> float:
+    """The collector's CPU on `other` over `fresh`, timed alternately in this process: a ratio a load change
+    during the run does not move."""
+    from prometheus_client import CollectorRegistry
+
+    from observability import multiproc
+
+    collectors = {d: multiproc.MultiProcessCollector(CollectorRegistry(), path=str(d)) for d in (fresh, other)}
+    times: dict[Path, list[float]] = {fresh: [], other: []}
+    for i in range(n):
+        for d in ((fresh, other) if i % 2 else (other, fresh)):
+            start = time.process_time()
+            list(collectors[d].collect())
+            times[d].append(time.process_time() - start)
+    return statistics.median(times[other]) / statistics.median(times[fresh])
+
+
 def measure(config: dict, merge: bool, common: dict, tmp: Path, paths: list[str], scrapes: int) -> dict:
     env = variant_env("ours", common, tmp)
     env["GUNICORN_METRICS_MERGE"] = "1" if merge else "0"
@@ -160,9 +197,11 @@ def measure(config: dict, merge: bool, common: dict, tmp: Path, paths: list[str]
             ms, body = scrape_once(port)
             times.append(ms)
         times.sort()
+        collect_cpu = collect_cpu_ms(metrics_dir, scrapes)
+        shutil.copytree(metrics_dir, kept_dir(tmp, config, merge))
         lines = body.decode().splitlines()
         return {**config, "merge": merge, "median_ms": statistics.median(times),
-                "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+                "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))], "collect_cpu_ms": collect_cpu,
                 "bytes": len(body), "series": sum(1 for line in lines if line and not line.startswith("#")),
                 "files": len(list(metrics_dir.glob("*.db"))), "failed_requests": failed,
                 "restart_s": restart_s, "scrapes": scrapes}
@@ -183,16 +222,21 @@ def configurations(only: list[str]) -> list[dict]:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"\n  {'workers':>7}{'dead':>6}{'views':>6}  {'merge':<6}{'median ms':>10}{'P95 ms':>9}{'KiB':>8}"
-          f"{'series':>8}{'files':>7}{'restart s':>10}{'x fresh':>8}")
-    fresh = {r["merge"]: r["median_ms"] for r in rows if (r["workers"], r["dead"], r["views"]) == tuple(BASE.values())}
+    print(f"\n  {'workers':>7}{'dead':>6}{'views':>6}  {'merge':<6}{'median ms':>10}{'P95 ms':>9}{'x fresh':>8}"
+          f"{'collect CPU ms':>15}{'x fresh':>8}{'A/B':>6}{'KiB':>7}{'series':>8}{'files':>7}{'restart s':>10}")
+    fresh = {r["merge"]: r for r in rows if (r["workers"], r["dead"], r["views"]) == tuple(BASE.values())}
+
+    def ratio(r, key):
+        return f"{r[key] / fresh[r['merge']][key]:8.2f}" if r["merge"] in fresh else " " * 8
+
     for r in rows:
-        ratio = f"{r['median_ms'] / fresh[r['merge']]:8.2f}" if r["merge"] in fresh else " " * 8
         restart = f"{r['restart_s']:10.2f}" if r["restart_s"] is not None else " " * 10
         print(f"  {r['workers']:>7}{r['dead']:>6}{r['views']:>6}  {'on' if r['merge'] else 'off':<6}"
-              f"{r['median_ms']:10.1f}{r['p95_ms']:9.1f}{r['bytes'] / 1024:8.0f}{r['series']:>8}{r['files']:>7}"
-              f"{restart}{ratio}")
-    print("  x fresh: median over the same mode's 4 workers / 0 dead / 4 views")
+              f"{r['median_ms']:10.1f}{r['p95_ms']:9.1f}{ratio(r, 'median_ms')}{r['collect_cpu_ms']:15.2f}"
+              f"{ratio(r, 'collect_cpu_ms')}{r.get('collect_ab', float('nan')):6.2f}{r['bytes'] / 1024:7.0f}"
+              f"{r['series']:>8}{r['files']:>7}{restart}")
+    print("  x fresh: over the same mode's 4 workers / 0 dead / 4 views; collect CPU ms: the collector alone, "
+          "in this process, on the same directory (median); A/B: the same over the fresh directory, timed alternately")
 
 
 def main() -> None:
@@ -221,6 +265,12 @@ def main() -> None:
                 row = measure(config, merge, common, tmp, paths, args.scrapes)
                 rows.append(row)
                 print(f"  {row}", flush=True)
+        base = [r for r in rows if (r["workers"], r["dead"], r["views"]) == tuple(BASE.values())]
+        for r in rows:  # the directories' copies were kept: the ratio to fresh, timed alternately
+            fresh = [b for b in base if b["merge"] == r["merge"]]
+            if fresh:
+                r["collect_ab"] = interleaved_ratio(kept_dir(tmp, BASE, r["merge"]), kept_dir(tmp, r, r["merge"]),
+                                                    max(20, min(200, 2000 // max(1, r["files"]))))
         print_table(rows)
         out = Path(args.out) if args.out else ROOT / "var" / "benchmarks" / (
             f"metrics-growth-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json")
@@ -234,6 +284,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if str(APP_DIR) not in sys.path:
-        sys.path.insert(0, str(APP_DIR))
     main()
