@@ -223,7 +223,7 @@ def configurations(only: list[str]) -> list[dict]:
 
 def print_table(rows: list[dict]) -> None:
     print(f"\n  {'workers':>7}{'dead':>6}{'views':>6}  {'merge':<6}{'median ms':>10}{'P95 ms':>9}{'x fresh':>8}"
-          f"{'collect CPU ms':>15}{'x fresh':>8}{'A/B':>6}{'KiB':>7}{'series':>8}{'files':>7}{'restart s':>10}")
+          f"{'collect CPU ms':>15}{'x fresh':>8}{'A/B':>8}{'KiB':>7}{'series':>8}{'files':>7}{'restart s':>10}")
     fresh = {r["merge"]: r for r in rows if (r["workers"], r["dead"], r["views"]) == tuple(BASE.values())}
 
     def ratio(r, key):
@@ -233,7 +233,7 @@ def print_table(rows: list[dict]) -> None:
         restart = f"{r['restart_s']:10.2f}" if r["restart_s"] is not None else " " * 10
         print(f"  {r['workers']:>7}{r['dead']:>6}{r['views']:>6}  {'on' if r['merge'] else 'off':<6}"
               f"{r['median_ms']:10.1f}{r['p95_ms']:9.1f}{ratio(r, 'median_ms')}{r['collect_cpu_ms']:15.2f}"
-              f"{ratio(r, 'collect_cpu_ms')}{r.get('collect_ab', float('nan')):6.2f}{r['bytes'] / 1024:7.0f}"
+              f"{ratio(r, 'collect_cpu_ms')}{r.get('collect_ab', float('nan')):8.2f}{r['bytes'] / 1024:7.0f}"
               f"{r['series']:>8}{r['files']:>7}{restart}")
     print("  x fresh: over the same mode's 4 workers / 0 dead / 4 views; collect CPU ms: the collector alone, "
           "in this process, on the same directory (median); A/B: the same over the fresh directory, timed alternately")
