@@ -189,3 +189,13 @@ def test_a_process_forked_while_a_scrape_reads_does_not_keep_the_lock(tmp_path):
     finally:
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
+
+
+def test_a_starting_celery_worker_removes_a_previous_run_aggregate(tmp_path):
+    """The worker cleans its directory at start (remove_stale_files): a previous run's aggregate is stale too."""
+    from observability import celery_metrics
+
+    write_processes(tmp_path, 0, 2)
+    assert multiproc.merge_dead_files(str(tmp_path)) == 4
+    celery_metrics.remove_stale_files(str(tmp_path))
+    assert list(tmp_path.glob("*.db")) == []

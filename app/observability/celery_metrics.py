@@ -116,6 +116,9 @@ def remove_stale_files(path: str) -> None:
     added to this run's (the launcher normally wipes the directory; this covers one that did not)."""
     me = os.getpid()
     for filename in glob.glob(os.path.join(path, "*.db")):
+        if filename.endswith(f"_{multiproc.MERGED}.db"):  # a previous run's merged children: before any child
+            os.remove(filename)
+            continue
         match = re.search(r"_(\d+)\.db$", filename)
         if not match or int(match.group(1)) == me:
             continue
