@@ -126,6 +126,10 @@ CAPACITY_ARGS ?=
 bench-capacity: $(STAMP) ## capacity at target, the running stack's app vs the same app uninstrumented, interleaved (ROUNDS=2 CAPACITY_ARGS="--step-max-users 300")
 	$(PY) -m benchmarks.capacity --rounds $(ROUNDS) $(CAPACITY_ARGS)
 
+.PHONY: bench-metrics
+bench-metrics: $(STAMP) ## /metrics scrape time and size vs workers, dead workers' files, views; merge off then on (BENCH_ARGS="--scrapes 10 --only dead --merge")
+	$(PY) -m benchmarks.metrics_growth $(BENCH_ARGS)
+
 .PHONY: bench-signin
 bench-signin: $(STAMP) ## password guessing vs the course list's P50/P95, sign-in throttle off then on (BENCH_ARGS="--seconds 30")
 	$(PY) -m benchmarks.signin_attack $(BENCH_ARGS)

@@ -2,9 +2,12 @@
 
 Multiprocess Prometheus metrics: PROMETHEUS_MULTIPROC_DIR must exist and be empty when the
 master starts (stale files from a previous run would be summed in), and a dead worker's live
-gauges must be marked so they stop counting.  The moment the master wipes the directory is when
-this target's counters begin: process_start_time_seconds on /metrics (observability.process_start),
-the same for every worker, respawned ones included, since they inherit the master's environment.
+gauges must be marked so they stop counting; its counter, histogram and summary files are merged
+into one aggregate per type, so scrapes do not slow down with every restart (observability.multiproc;
+GUNICORN_METRICS_MERGE=0 turns that off, for benchmarks/metrics_growth.py's "before").  The moment
+the master wipes the directory is when this target's counters begin: process_start_time_seconds on
+/metrics (observability.process_start), the same for every worker, respawned ones included, since
+they inherit the master's environment.
 """
 import os
 import shutil
@@ -27,6 +30,7 @@ errorlog = "-"
 proc_name = "studio-app"
 # gunicorn >= 23.1 opens a control socket under ~/.gunicorn unless told not to.
 control_socket_disable = True
+metrics_merge = os.environ.get("GUNICORN_METRICS_MERGE", "1") != "0"
 
 
 def on_starting(server):
@@ -42,7 +46,15 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
         from prometheus_client import multiprocess
 
+        from observability import multiproc
+
         multiprocess.mark_process_dead(worker.pid)
+        # Every worker that ever lived would otherwise leave its files for every later scrape to read:
+        # fold them into one aggregate per type (exact, never raises; here because the master forks no
+        # worker while it runs, so no new process can take the dead pid's file meanwhile).
+        if metrics_merge:
+            multiproc.merge_dead_files(path)

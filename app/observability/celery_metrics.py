@@ -11,8 +11,10 @@ The worker serves its own metrics over HTTP on CELERY_METRICS_ADDR:CELERY_METRIC
 127.0.0.1:9808; Prometheus job "studio-worker"), from its main process, which runs no task: the
 prefork children write to PROMETHEUS_MULTIPROC_DIR (the worker's own directory, not gunicorn's) and
 every scrape sums their files, those of children that have exited included, so totals stay exact
-when a child is replaced.  studio_celery_queue_length{queue} is read at scrape time with LLEN on the
-Redis broker (0 when the key is absent: an empty queue has no key).  process_start_time_seconds is the
+when a child is replaced (CELERY_WORKER_MAX_TASKS_PER_CHILD); each scrape first merges the exited
+children's files into one aggregate per type (observability.multiproc), so scrapes stay as cheap.
+studio_celery_queue_length{queue} is read at scrape time with LLEN on the Redis broker (0 when the
+key is absent: an empty queue has no key).  process_start_time_seconds is the
 main process's start: the counters of this target begin with it (observability.process_start).
 
 The Celery app is handed in by config/celery.py (``install(app)``), which owns it: this package
@@ -96,7 +98,7 @@ def worker_registry(app, path: str | None):
     collectors = [metrics.BUILD_INFO, metrics.QUEUE_LENGTH]
     if path:
         registry = CollectorRegistry()
-        multiproc.MultiProcessCollector(registry, path=path)
+        multiproc.MergingMultiProcessCollector(registry, path=path)
         # No process collector on a multiprocess registry; REGISTRY's already exports the same name.
         collectors.append(process_start.ProcessStartCollector())
     else:  # solo or threads pool: the tasks run in this very process
@@ -114,6 +116,9 @@ def remove_stale_files(path: str) -> None:
     added to this run's (the launcher normally wipes the directory; this covers one that did not)."""
     me = os.getpid()
     for filename in glob.glob(os.path.join(path, "*.db")):
+        if filename.endswith(f"_{multiproc.MERGED}.db"):  # a previous run's merged children: before any child
+            os.remove(filename)
+            continue
         match = re.search(r"_(\d+)\.db$", filename)
         if not match or int(match.group(1)) == me:
             continue

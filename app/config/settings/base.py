@@ -147,6 +147,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Replace a pool child after this many tasks (0: never); its metrics files are merged at the next scrape.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.get_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 0) or None
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish must not hang a request when the broker is gone.
