@@ -113,6 +113,8 @@ def redis_answers(url: str) -> bool:
 def generated_secret(path: Path) -> str:
     """The secret kept in `path`, made the first time (0600 in a 0700 directory, under var/: never committed)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists() and not path.read_text().strip():
+        path.unlink()  # left empty by a crash mid-write: an empty key or token would refuse every start
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -131,6 +133,7 @@ def production_env(cfg: StackConfig, env) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # The app reads the token at every scrape; Prometheus reads the same file (write_configs).
         "METRICS_TOKEN_FILE": str(METRICS_TOKEN_FILE),
+        "METRICS_TOKEN": "",  # one from .env would win over the file in the app while Prometheus sends the file's
         # No TLS here, and no proxy to terminate it: the one production setting that makes plain HTTP unusable is
         # the redirect to https (Locust, the health checks and curl would all get a 301).  Everything else
         # stays: secure cookies (the personas sign in with API tokens, not cookies), HSTS (only ever sent over

@@ -127,17 +127,17 @@ def test_reads_during_merges_are_never_double_nor_missing(tmp_path):
 def test_empty_and_half_written_files_do_not_stop_the_merge(tmp_path):
     write_processes(tmp_path, 0, 3)
     want = totals(tmp_path)
-    (tmp_path / "counter_4000001.db").touch()  # created, never sized: no sample (no such pid: > pid_max)
-    zeroed = tmp_path / "histogram_4000002.db"
+    (tmp_path / "counter_5000001.db").touch()  # created, never sized: no sample (no such pid: > pid_max)
+    zeroed = tmp_path / "histogram_5000002.db"
     zeroed.write_bytes(b"\0" * 65536)  # sized, header never written: no sample
-    half = tmp_path / "counter_4000003.db"
+    half = tmp_path / "counter_5000003.db"
     good = MmapedDict(str(half))
     good.write_value('["demo_requests", "demo_requests_total", {"view": "v0"}, "requests"]', 5.0, 0.0)
     good.close()
     half.write_bytes(half.read_bytes()[:20])  # cut inside its first entry: unreadable
 
     assert multiproc.merge_dead_files(str(tmp_path)) == 8  # 6 written, the empty and the zeroed ones
-    assert per_process_files(tmp_path) == ["counter_4000003.db"]  # left for the collector, as before
+    assert per_process_files(tmp_path) == ["counter_5000003.db"]  # left for the collector, as before
     half.unlink()
     assert totals(tmp_path) == want
 
@@ -199,3 +199,40 @@ def test_a_starting_celery_worker_removes_a_previous_run_aggregate(tmp_path):
     assert multiproc.merge_dead_files(str(tmp_path)) == 4
     celery_metrics.remove_stale_files(str(tmp_path))
     assert list(tmp_path.glob("*.db")) == []
+
+
+def test_a_histogram_sum_never_reads_lower_after_a_merge(tmp_path):
+    """Latency sums are floats: added in another order they can round one unit lower, which rate() and the
+    recording rules read as a counter reset.  A live process' file and two dead ones, merged one at a time:
+    every scrape reads at least what the one before it read, and the exact sum correctly rounded."""
+    import math
+    import random
+    from fractions import Fraction
+
+    from prometheus_client.mmap_dict import mmap_key
+
+    key = mmap_key("demo_latency_seconds", "demo_latency_seconds_sum", [], [], "latency")
+    rng = random.Random(18)
+    pids = [os.getpid(), 5000011, 5000012, 5000013]  # this process (alive), then no such pid (> pid_max)
+
+    def scraped_sum(path: Path) -> float:
+        collector = multiproc.MultiProcessCollector(CollectorRegistry(), path=str(path))
+        return next(s.value for f in collector.collect() for s in f.samples if s.name == key_name)
+
+    key_name = "demo_latency_seconds_sum"
+    for case in range(40):
+        path = tmp_path / f"case{case}"
+        path.mkdir()
+        values = [rng.choice([0.1, 0.2, 0.3, 0.7]) * rng.randint(1, 999) for _ in pids]
+        for pid, value in zip(pids, values):
+            d = MmapedDict(str(path / f"histogram_{pid}.db"))
+            d.write_value(key, value, 0.0)
+            d.close()
+        before = scraped_sum(path)
+        assert before == float(sum(Fraction(v) for v in values)) == math.fsum(values)
+        for dead in pids[1:]:
+            assert multiproc.merge_dead_files(str(path), is_dead=lambda pid, dead=dead: pid == dead) == 1
+            after = scraped_sum(path)
+            assert after >= before, (values, before, after)
+            assert after - before <= 4 * math.ulp(before)  # stored at most one unit above the exact sum
+            before = after

@@ -24,6 +24,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+# gunicorn's default (2 s) closes an idle keep-alive connection before a client or a load balancer does: one that
+# reuses it at that moment loses its request (Locust, 50 users thinking 2-8 s: a POST failed "connection closed" and
+# was never counted; an ALB with its 60 s idle timeout answers 502).  Longer than common balancers' idle timeouts, so
+# the server is never the side that closes first; with gthread an idle connection costs a poller entry, not a thread.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # None: off; "-" for stdout
 errorlog = "-"

@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import glob
 import logging
+import math
 import os
 import re
 import threading
@@ -98,12 +99,31 @@ def _flock(path: str, operation: int, timeout: float | None = None):
             os.close(fd)  # releases the lock
 
 
+def _fsum_per_series(metrics: dict) -> dict:
+    """One sample per series, its files' values added with math.fsum (the exact sum, rounded once).  The stock
+    collector adds them one by one in the order the files are listed, and a merge changes that order: a
+    histogram's _sum could then read one unit in the last place lower than the scrape before, which rate() and
+    the recording rules take for a counter reset (a spike of the whole cumulative latency).  Counts are integers
+    and unchanged either way; gauges keep their per-process modes."""
+    for metric in metrics.values():
+        if metric.type not in MERGED_TYPES:
+            continue
+        values: dict = {}
+        for sample in metric.samples:
+            values.setdefault((sample.name, sample.labels), []).append(sample.value)
+        if len(values) < len(metric.samples):
+            metric.samples = [metric.samples[0]._replace(name=name, labels=labels, value=math.fsum(vs))
+                              for (name, labels), vs in values.items()]
+    return metrics
+
+
 class MultiProcessCollector(multiprocess.MultiProcessCollector):
     def collect(self):
         # Read under the shared lock: a merge must not swap files between the listing and the reads.
         with _flock(self._path, fcntl.LOCK_SH):
             files = [f for f in glob.glob(os.path.join(self._path, "*.db")) if _sized(f)]
-            return self.merge(files, accumulate=True)  # reads every file before returning
+            metrics = self._read_metrics(files)  # reads every file before returning
+        return self._accumulate_metrics(_fsum_per_series(metrics), True)
 
 
 class MergingMultiProcessCollector(MultiProcessCollector):
@@ -131,14 +151,23 @@ def _read(path: str) -> list[tuple[str, float, float]]:
     return [(key, value, ts) for key, value, ts, _pos in MmapedDict.read_all_values_from_file(path)]
 
 
+def _at_least_exact(values: list[float]) -> float:
+    """The sum stored for merged values: never below their exact sum, so that no later scrape (which adds the
+    files with fsum) reads less than one before the merge; an integer sum (counts, buckets) is exact as it is."""
+    total = math.fsum(values)
+    if all(v.is_integer() for v in values) and abs(total) < 2**53:
+        return total
+    return math.nextafter(total, math.inf)  # at most one unit in the last place above the exact sum
+
+
 def _merge_type(path: str, typ: str, sources: list[str]) -> int:
     """Sum `sources` into the type's aggregate and take them out of the directory; returns how many.
     Caller holds the exclusive lock."""
     aggregate = os.path.join(path, f"{typ}_{MERGED}.db")
-    totals: dict[str, list[float]] = {}
+    totals: dict[str, list] = {}  # key: [values, newest timestamp]
     if os.path.exists(aggregate):
         for key, value, ts in _read(aggregate):  # unreadable: raise, and touch nothing of this type
-            totals[key] = [value, ts]
+            totals[key] = [[value], ts]
     merged = []
     for source in sources:
         try:
@@ -147,8 +176,8 @@ def _merge_type(path: str, typ: str, sources: list[str]) -> int:
             logger.warning("metrics merge: %s left in place, unreadable: %r", os.path.basename(source), exc)
             continue
         for key, value, ts in values:
-            entry = totals.setdefault(key, [0.0, 0.0])
-            entry[0] += value
+            entry = totals.setdefault(key, [[], 0.0])
+            entry[0].append(value)
             entry[1] = max(entry[1], ts)
         merged.append(source)
     if not merged:
@@ -160,8 +189,8 @@ def _merge_type(path: str, typ: str, sources: list[str]) -> int:
         os.remove(tmp)  # a leftover would be opened and added to
     written = MmapedDict(tmp)
     try:
-        for key, (value, ts) in totals.items():
-            written.write_value(key, value, ts)
+        for key, (values, ts) in totals.items():
+            written.write_value(key, _at_least_exact(values), ts)
     finally:
         written.close()
     # Out of sight first, so that every failure before the aggregate's replace can be undone exactly.
@@ -201,7 +230,10 @@ def merge_dead_files(path: str, *, is_dead=None, timeout: float = 1.0) -> int | 
                 logger.warning("metrics merge: %s busy for %.1f s, files left for the next merge", path, timeout)
                 return None
             for leftover in glob.glob(os.path.join(path, "*" + _SPENT)):
-                os.remove(leftover)  # merged by an earlier call that could not remove it
+                # Merged by an earlier call that could not remove it, or (a process killed between its renames
+                # and the aggregate's replace) not merged: lost then, but only where a new master wipes the
+                # directory anyway, its counters starting again (process_start moves).
+                os.remove(leftover)
             by_type: dict[str, list[str]] = {typ: [] for typ in MERGED_TYPES}
             for name in sorted(os.listdir(path)):
                 match = _PER_PROCESS.match(name)

@@ -4,7 +4,8 @@ Every variant of core.query_plans (the four endpoints of the target table, with 
 search parameter) is requested once through the test Client with the caches missed; each SELECT it ran is
 printed with its parameters, the indexes its plan uses, any sequential scan of a large table
 (monitoring_spec.database) and EXPLAIN (ANALYZE, BUFFERS).  Everything runs in one transaction that is rolled
-back (the signed-in variant writes a session).
+back (the signed-in variant writes a session); the course cache it empties (Redis) is not: a running stack's
+next requests miss it once.
 
     python manage.py explain_endpoints                 # every variant
     python manage.py explain_endpoints --only course_list
