@@ -72,7 +72,8 @@ def render_table(report: dict) -> str:
     args, machine = report["args"], report["machine"]
     lines = [f"Capacity at target, {report['stack_mode']} settings, {report.get('seed_size') or '?'} data: "
              f"step {args['step_users']} users / {args['step_seconds']:g} s (judged on the last "
-             f"{args['step_window']:g} s), at most {args['step_max_users']} users",
+             f"{args['step_window']:g} s), at most {args['step_max_users']} users, "
+             f"think time x{report.get('think_scale', 1):g}",
              "", f"  {'run':<4}{'mode':<14}{'users':>7}{'req/s':>9}  stopped because"]
     for i, run in enumerate(report["runs"], 1):
         res = run.get("result")
@@ -258,6 +259,8 @@ def main(argv=None) -> int:
               "seed_size": app["seed_size"], "database": app["env"].get("DATABASE_URL", "").split("@")[-1],
               "gunicorn": " ".join(app["argv"][1:]), "bare_env": {"STUDIO_INSTRUMENTATION": "off"},
               "args": {k: v for k, v in vars(args).items() if k != "out"}, "machine": machine(),
+              # Locust reads it from the environment: the personas' think time, which sets the users one core serves.
+              "think_scale": float(os.environ.get("LOCUST_THINK_SCALE", "1")),
               "loadavg_start": loadavg(), "runs": []}
     bare = start_bare(app, port, out / "bare-gunicorn.log")
     try:
