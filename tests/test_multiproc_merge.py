@@ -217,14 +217,13 @@ def test_a_histogram_sum_never_reads_lower_after_a_merge(tmp_path):
 
     def scraped_sum(path: Path) -> float:
         collector = multiproc.MultiProcessCollector(CollectorRegistry(), path=str(path))
-        return next(s.value for f in collector.collect() for s in f.samples if s.name == key_name)
+        return next(s.value for f in collector.collect() for s in f.samples if s.name == "demo_latency_seconds_sum")
 
-    key_name = "demo_latency_seconds_sum"
     for case in range(40):
         path = tmp_path / f"case{case}"
         path.mkdir()
         values = [rng.choice([0.1, 0.2, 0.3, 0.7]) * rng.randint(1, 999) for _ in pids]
-        for pid, value in zip(pids, values):
+        for pid, value in zip(pids, values, strict=True):
             d = MmapedDict(str(path / f"histogram_{pid}.db"))
             d.write_value(key, value, 0.0)
             d.close()
