@@ -358,18 +358,10 @@ def load(port: int, paths, seconds: float, threads: int):
 
 def worker_rss_mib(master_pid: int) -> list[float]:
     """VmRSS of each of a gunicorn master's workers (its child processes), MiB."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields.get("PPid", "0").strip() or 0) == master_pid and "VmRSS" in fields:
-            out.append(int(fields["VmRSS"].split()[0]) / 1024)
-    return out
+    from benchmarks.stack_memory import rss_mib
+    from tests.fixtures.servers import child_pids
+
+    return [mib for pid in child_pids(master_pid) if (mib := rss_mib(pid)) is not None]
 
 
 def http_bench(variants, paths, common, tmp, seconds, threads, workers, rounds):

@@ -30,21 +30,14 @@ def _status_kb(pid: int, field: str, name: str = "status") -> int | None:
     return None
 
 
+def rss_mib(pid: int) -> float | None:
+    kb = _status_kb(pid, "VmRSS")
+    return None if kb is None else kb / 1024
+
+
 def memory(pid: int) -> dict:
-    return {"pid": pid, "rss_mib": round((_status_kb(pid, "VmRSS") or 0) / 1024, 1),
+    return {"pid": pid, "rss_mib": round(rss_mib(pid) or 0, 1),
             "pss_mib": round((_status_kb(pid, "Pss", "smaps_rollup") or 0) / 1024, 1)}
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry.name))
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue
-    return sorted(out)
 
 
 def gunicorn_masters(run_dir: Path) -> dict[str, int]:
@@ -64,6 +57,7 @@ def prometheus_query(url: str, expr: str) -> list[dict]:
 
 def main(argv=None) -> int:
     from config import env  # reads .env, as make up does
+    from tests.fixtures.servers import child_pids  # run from the repository root (python -m), as the others
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=os.environ.get("STACK_RUN_DIR", str(ROOT / "var" / "stack")))
@@ -73,7 +67,7 @@ def main(argv=None) -> int:
 
     figures: dict = {"servers": {}, "prometheus": {}}
     for name, master in gunicorn_masters(Path(args.run_dir)).items():
-        workers = [memory(pid) for pid in children(master)]
+        workers = [memory(pid) for pid in sorted(child_pids(master))]
         figures["servers"][name] = {"master": memory(master), "workers": workers}
         print(f"{name}: master pid {master} RSS {figures['servers'][name]['master']['rss_mib']} MiB")
         for w in workers:
