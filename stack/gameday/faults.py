@@ -26,9 +26,13 @@ class Fault:
     # minute or two, but whether it pages depends on how much traffic the last hour held (a young stack
     # has little, so a short burst is a large share of it).
     allowed: frozenset[str] = frozenset()
-    needs: str = ""  # "own_postgres" | "own_redis": the stack must run its own (never the machine's shared one)
+    needs: str = ""  # "own_postgres" | "own_redis": the stack must run its own (never the machine's shared one);
+    # "ha": the stack runs two Prometheus replicas and two Alertmanagers (STACK_HA=1)
     page_from_recovery: bool = False  # the page is due after recovery (Alertmanager was down), not after the fault
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Alerts whose page must reach each of their severity's receivers exactly once: a restart must not page
+    # again for the same burst, two replicas and two Alertmanagers must not page twice.
+    once: frozenset[str] = frozenset()
 
 
 def worker_kill(gd) -> None:
@@ -126,6 +130,37 @@ def prometheus_restart(gd) -> None:
     time.sleep(gd.window_seconds / 2)
 
 
+def prometheus_replica_down(gd) -> None:
+    # Replica b, not a: the game day reads replica a (state.json's prometheus_url) throughout.
+    gd.mark_fault("Prometheus replica b stopped; then an error spike")
+    gd.processes.hold("prometheus2")
+    try:
+        gd.errors(gd.spec.ERROR_SPIKE_MIN_ERRORS + 2)
+        gd.processes.wait_for(lambda: "ErrorSpike" in gd.prometheus.firing(), 60)
+        # Kept down until the page is out: it must come from replica a alone.
+        gd.processes.wait_for(lambda: gd.paged_since("ErrorSpike"), gd.window_seconds + 60, every=1)
+    finally:
+        gd.processes.release("prometheus2")
+    gd.processes.wait_for(lambda: gd.service_ready("prometheus2"), 120)
+    gd.mark_recovered("replica b started again")
+
+
+def alertmanager_member_down(gd) -> None:
+    gd.mark_fault("Alertmanager 1 of 2 stopped; then an error spike")
+    gd.processes.hold("alertmanager")
+    try:
+        gd.errors(gd.spec.ERROR_SPIKE_MIN_ERRORS + 2)
+        paged = gd.processes.wait_for(lambda: gd.paged_since("ErrorSpike"), gd.window_seconds + 90, every=1)
+        gd.passed_if(paged, "paged through the other Alertmanager while one was down")
+        time.sleep(gd.settle)
+    finally:
+        gd.processes.release("alertmanager")
+    gd.processes.wait_for(gd.alertmanager_ready, 60)
+    rejoined = gd.processes.wait_for(lambda: gd.cluster_sizes() == [2, 2], 60)
+    gd.passed_if(rejoined, "it rejoined: both Alertmanagers see 2 cluster members")
+    gd.mark_recovered("Alertmanager 1 started again" + ("" if rejoined else f", members {gd.cluster_sizes()}"))
+
+
 def database_slow(gd) -> None:
     ms = int(gd.spec.DB_SLOW_QUERY_SECONDS * 1000) + 150
     gd.mark_fault(f"one query of {ms} ms (pg_sleep)")
@@ -134,12 +169,14 @@ def database_slow(gd) -> None:
 
 
 SLO_FAST_BURN = frozenset({"AvailabilityErrorBudgetBurn"})
+# A member held down past their for: pages about itself; a short hold does not (prometheus/rulesets/meta.py).
+HA_MEMBER_ALERTS = frozenset({"PrometheusReplicaMissing", "AlertmanagerClusterMemberMissing", "TargetDown"})
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("worker-kill", "a gunicorn worker SIGKILLed under load", worker_kill),
     Fault("scrape-gap", "the app's scrapes fail for 30 s, after an error burst has resolved", scrape_gap),
     Fault("restart-mid-burst", "the app restarted in the middle of an error burst", restart_mid_burst,
-          lambda t: frozenset({"ErrorSpike"}), allowed=SLO_FAST_BURN),
+          lambda t: frozenset({"ErrorSpike"}), allowed=SLO_FAST_BURN, once=frozenset({"ErrorSpike"})),
     Fault("redis-down", "Redis stopped past RedisDown's for:", redis_down, lambda t: frozenset({"RedisDown"}),
           needs="own_redis"),
     Fault("database-down", "PostgreSQL unreachable for a minute and more", database_down,
@@ -149,6 +186,12 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("alertmanager-down", "Alertmanager stopped while an alert starts firing, then restarted",
           alertmanager_down, lambda t: frozenset({"ErrorSpike"}), page_from_recovery=True, allowed=SLO_FAST_BURN),
     Fault("prometheus-restart", "Prometheus restarted during steady load", prometheus_restart),
+    Fault("prometheus-replica-down", "one of two Prometheus replicas down while an alert starts firing",
+          prometheus_replica_down, lambda t: frozenset({"ErrorSpike"}), needs="ha",
+          allowed=SLO_FAST_BURN | HA_MEMBER_ALERTS, once=frozenset({"ErrorSpike"})),
+    Fault("alertmanager-member-down", "one of two clustered Alertmanagers down while an alert starts firing",
+          alertmanager_member_down, lambda t: frozenset({"ErrorSpike"}), needs="ha",
+          allowed=SLO_FAST_BURN | HA_MEMBER_ALERTS, once=frozenset({"ErrorSpike"})),
     Fault("database-slow", "a query slower than the guide's 500 ms", database_slow,
           lambda t: frozenset({"DatabaseIssues"})),
 )}

@@ -26,6 +26,7 @@ import yaml
 import monitoring_spec
 from monitoring_spec.promql import duration_seconds
 from monitoring_spec.recorded import Names
+from monitoring_spec.routing import SEVERITY_CHANNELS
 from stack import services as svc
 from stack.gameday import report, snapshots
 from stack.gameday.faults import FAULTS, Fault
@@ -116,12 +117,29 @@ class GameDay:
         return svc.port_answers("127.0.0.1", self.services["postgres"]["port"]) if "postgres" in self.services else True
 
     def alertmanager_ready(self) -> bool:
-        url = self.services["alertmanager"]["health_url"]
+        return self.service_ready("alertmanager")
+
+    def service_ready(self, name: str) -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(self.services[name]["health_url"], timeout=2) as resp:
                 return resp.status == 200
         except OSError:
             return False
+
+    def cluster_sizes(self) -> list[int]:
+        """The number of cluster members each Alertmanager of the stack sees (0: it does not answer)."""
+        sizes = []
+        for name in ("alertmanager", "alertmanager2"):
+            base = self.services[name]["health_url"].rsplit("/-/", 1)[0]
+            try:
+                with urllib.request.urlopen(f"{base}/api/v2/status", timeout=2) as resp:
+                    sizes.append(len(json.load(resp)["cluster"].get("peers") or []))
+            except (OSError, ValueError, KeyError):
+                sizes.append(0)
+        return sizes
+
+    def paged_since(self, alert: str) -> bool:
+        return any(alert in p.alerts for p in pages(self.store, self.t_fault))
 
     def tasks_succeeded(self, task: str) -> float:
         return self.prometheus.value(f'sum(studio_celery_tasks_succeeded_total{{task="{task}"}})') or 0.0
@@ -186,6 +204,8 @@ class GameDay:
             return "the stack uses a shared database: run `STACK_POSTGRES=1 make up` (its own PostgreSQL)"
         if fault.needs == "own_redis" and not self.services.get("redis", {}).get("command"):
             return "the stack reuses a shared Redis: run `STACK_REDIS=1 make up` (its own Redis)"
+        if fault.needs == "ha" and not self.services.get("prometheus2", {}).get("command"):
+            return "the stack runs one Prometheus and one Alertmanager: run `STACK_HA=1 make up`"
         return ""
 
     def run_fault(self, fault: Fault) -> Result:
@@ -233,9 +253,11 @@ class GameDay:
             ("no other alert fires", set(result.fired) <= expected | fault.allowed),
             (f"counts agree within the requests in flight and failed ({in_flight})", counts_agree),
         ]
-        if fault.name == "restart-mid-burst":
-            once = sum(1 for p in fired_pages if "ErrorSpike" in p.alerts)
-            result.checks.append(("ErrorSpike pages once per receiver (e-mail, Slack)", once == 2))
+        for alert in sorted(fault.once):
+            receivers = SEVERITY_CHANNELS[self.rules[alert]["labels"]["severity"]]
+            got = [p.receiver for p in fired_pages if alert in p.alerts]
+            result.checks.append((f"{alert} pages once per receiver ({', '.join(receivers)})",
+                                  sorted(got) == sorted(receivers)))
         result.passed = all(ok for _, ok in result.checks)
         print(report.fault_line(result), flush=True)
         return result
@@ -317,7 +339,7 @@ def main(args) -> int:
     signal.signal(signal.SIGTERM, _stop)
     if args.list:
         for fault in FAULTS.values():
-            print(f"  {fault.name:<20} {fault.summary}" + (f"  (needs {fault.needs})" if fault.needs else ""))
+            print(f"  {fault.name:<25} {fault.summary}" + (f"  (needs {fault.needs})" if fault.needs else ""))
         return 0
     if not (svc.RUN_DIR / "state.json").exists():
         print("the stack is not running: `make up` first (STACK_POSTGRES=1 STACK_REDIS=1 for every fault)")
@@ -348,7 +370,8 @@ def main(args) -> int:
             results.append(gd.soak(args.soak))
     finally:
         gd.stop_load()
-        for name in ("redis", "postgres", "worker", "alertmanager", "app"):  # nothing stays held down
+        # nothing stays held down
+        for name in ("redis", "postgres", "worker", "alertmanager", "alertmanager2", "prometheus2", "app"):
             gd.processes.release(name)
     time.sleep(5)
     after = status_snapshot()
