@@ -273,37 +273,34 @@ def services(cfg: StackConfig) -> list[Service]:
         lambda b: f"exec {b} -redis.addr {q(cfg.redis_url.rsplit('/', 1)[0])} "
                   f"-web.listen-address {at(cfg.redis_exporter_port)}",
         health_url=f"http://{at(cfg.redis_exporter_port)}/metrics", target=["redis", at(cfg.redis_exporter_port)]))
-    ams = [("alertmanager", cfg.alertmanager_port, cfg.alertmanager_cluster_port)]
-    proms = [("prometheus", cfg.prometheus_port)]
+    out.append(_monitoring_service(
+        "alertmanager", "alertmanager",
+        lambda b: f"exec {b} --config.file={q(run / 'alertmanager.yml')} "
+                  f"--storage.path={q(run / 'alertmanager-data')} --web.listen-address={at(cfg.alertmanager_port)} "
+                  f"--web.external-url={cfg.alertmanager_url} {alertmanager_cluster_flags(cfg, 1)}",
+        health_url=f"{cfg.alertmanager_url}/-/ready", url=cfg.alertmanager_url,
+        target=["alertmanager", at(cfg.alertmanager_port)]))
+    out.append(_monitoring_service(
+        "prometheus", "prometheus",
+        lambda b: f"exec {b} --config.file={q(run / 'prometheus.yml')} "
+                  f"--storage.tsdb.path={q(run / 'prometheus-data')} --web.listen-address={at(cfg.prometheus_port)} "
+                  f"--web.enable-lifecycle --web.external-url={cfg.prometheus_url}",
+        health_url=f"{cfg.prometheus_url}/-/ready", url=cfg.prometheus_url,
+        target=["prometheus", at(cfg.prometheus_port)]))
     if cfg.ha:
-        ams.append(("alertmanager2", cfg.alertmanager2_port, cfg.alertmanager2_cluster_port))
-        proms.append(("prometheus2", cfg.prometheus2_port))
-    for name, port, cluster_port in ams:
-        url = f"http://{at(port)}"
-        # One Alertmanager: clustering off.  STACK_HA: each joins the other (the cluster shares silences and
-        # the notification log, so a page goes out once); the peer timeout and gossip intervals are the
-        # defaults (docs/reliability.md has what they cost in time to page).
-        cluster = "--cluster.listen-address="
-        if cfg.ha:
-            peer = next(c for n, _, c in ams if n != name)
-            cluster = (f"--cluster.listen-address={at(cluster_port)} --cluster.advertise-address={at(cluster_port)} "
-                       f"--cluster.peer={at(peer)}")
+        am2_url, prom2_url = cfg.alertmanager_urls[1], cfg.prometheus_urls[1]
         out.append(_monitoring_service(
-            name, "alertmanager",
-            lambda b, name=name, port=port, url=url, cluster=cluster:
-                f"exec {b} --config.file={q(run / f'{name}.yml')} "
-                f"--storage.path={q(run / f'{name}-data')} --web.listen-address={at(port)} "
-                f"--web.external-url={url} {cluster}",
-            health_url=f"{url}/-/ready", url=url, target=["alertmanager", at(port)]))
-    for name, port in proms:
-        url = f"http://{at(port)}"
+            "alertmanager2", "alertmanager",
+            lambda b: f"exec {b} --config.file={q(run / 'alertmanager2.yml')} "
+                      f"--storage.path={q(run / 'alertmanager2-data')} --web.listen-address={at(cfg.alertmanager2_port)} "
+                      f"--web.external-url={am2_url} {alertmanager_cluster_flags(cfg, 2)}",
+            health_url=f"{am2_url}/-/ready", url=am2_url, target=["alertmanager", at(cfg.alertmanager2_port)]))
         out.append(_monitoring_service(
-            name, "prometheus",
-            lambda b, name=name, port=port, url=url:
-                f"exec {b} --config.file={q(run / f'{name}.yml')} "
-                f"--storage.tsdb.path={q(run / f'{name}-data')} --web.listen-address={at(port)} "
-                f"--web.enable-lifecycle --web.external-url={url}",
-            health_url=f"{url}/-/ready", url=url, target=["prometheus", at(port)]))
+            "prometheus2", "prometheus",
+            lambda b: f"exec {b} --config.file={q(run / 'prometheus2.yml')} "
+                      f"--storage.tsdb.path={q(run / 'prometheus2-data')} --web.listen-address={at(cfg.prometheus2_port)} "
+                      f"--web.enable-lifecycle --web.external-url={prom2_url}",
+            health_url=f"{prom2_url}/-/ready", url=prom2_url, target=["prometheus", at(cfg.prometheus2_port)]))
     grafana = shutil.which("grafana-server") or shutil.which("grafana")
     grafana_url = f"http://{at(cfg.grafana_port)}"
     if grafana:
@@ -318,6 +315,18 @@ def services(cfg: StackConfig) -> list[Service]:
                            note='grafana-server is not installed and there is no Docker engine; '
                                 'see README "Grafana without Docker"'))
     return out
+
+
+def alertmanager_cluster_flags(cfg: StackConfig, member: int) -> str:
+    """Alertmanager `member` (1 or 2)'s cluster flags: clustering off for the single one; with STACK_HA each
+    joins the other (the cluster shares silences and the notification log, so a page goes out once).  Peer
+    timeout and gossip intervals stay at their defaults: what they cost in time to page is measured by
+    tests/test_ha_alerting.py (the loss of the member that sends first delays a page by the 15 s peer timeout)."""
+    if not cfg.ha:
+        return "--cluster.listen-address="
+    ports = {1: cfg.alertmanager_cluster_port, 2: cfg.alertmanager2_cluster_port}
+    me, peer = f"{cfg.host}:{ports[member]}", f"{cfg.host}:{ports[3 - member]}"
+    return f"--cluster.listen-address={me} --cluster.advertise-address={me} --cluster.peer={peer}"
 
 
 def _monitoring_service(name: str, tool: str, command, **kw) -> Service:

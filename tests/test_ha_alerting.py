@@ -11,17 +11,18 @@ keep their default peer timeout (15 s), so the figures printed are the ones a re
 from __future__ import annotations
 
 import collections
+import json
+import re
 import time
 import urllib.request
 
 import pytest
+import yaml
 
 from observability.management.commands.fire_drill import recent_requests
 from observability.management.commands.fire_drill import run as fire_drill
 from stack.sinks import firing_alerts
 from tests.fixtures.monitoring import shortened_rules
-
-pytestmark = pytest.mark.slow
 
 GUIDE_ALERTS = ("ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssues")
 # The guide's table (as in test_alerting_e2e): drill -> its alert and who is paged.
@@ -93,6 +94,38 @@ def no_duplicate_within(ha, window: float) -> collections.Counter:
     return page_counts(ha.sinks.pages)
 
 
+def test_stack_ha_adds_a_replica_and_a_cluster_member_and_nothing_without_it(tmp_path, monkeypatch):
+    from stack import services as svc
+
+    monkeypatch.setattr(svc, "RUN_DIR", tmp_path)
+    single = {s.name: s for s in svc.services(svc.StackConfig())}
+    assert not {"prometheus2", "alertmanager2"} & set(single)
+    assert single["alertmanager"].command.endswith("--cluster.listen-address=")  # clustering off, as before
+
+    cfg = svc.StackConfig(ha=True)
+    ha = {s.name: s for s in svc.services(cfg)}
+    assert {"prometheus2", "alertmanager2"} <= set(ha)
+    assert "--cluster.listen-address=127.0.0.1:9094" in ha["alertmanager"].command
+    assert "--cluster.peer=127.0.0.1:9096" in ha["alertmanager"].command
+    assert "--cluster.peer=127.0.0.1:9094" in ha["alertmanager2"].command
+    assert ha["prometheus2"].target == ["prometheus", "127.0.0.1:9092"]
+    assert ha["alertmanager2"].target == ["alertmanager", "127.0.0.1:9095"]
+    svc.write_configs(cfg, list(ha.values()))
+    for name, replica, peer in (("prometheus", "a", "127.0.0.1:9092"), ("prometheus2", "b", "127.0.0.1:9090")):
+        config = yaml.safe_load((tmp_path / f"{name}.yml").read_text())
+        assert config["global"]["external_labels"]["replica"] == replica
+        assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+            "127.0.0.1:9093", "127.0.0.1:9095"]
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        assert jobs["prometheus-peer"]["static_configs"][0]["targets"] == [peer]
+        assert jobs["prometheus-peer"]["params"] == {"match[]": ['ALERTS{alertstate="firing"}']}
+    for name, member in (("alertmanager", "am1"), ("alertmanager2", "am2")):
+        config = yaml.safe_load((tmp_path / f"{name}.yml").read_text())
+        heartbeat = next(r for r in config["receivers"] if r["name"].startswith("deadmansswitch"))
+        assert heartbeat["name"] == f"deadmansswitch-{member}"
+        assert heartbeat["webhook_configs"][0]["url"].endswith(f"/deadmansswitch?alertmanager={member}")
+
+
 @pytest.fixture
 def app_and_ha(gunicorn_factory, ha_monitoring_factory, tmp_path):
     app = gunicorn_factory(workers=2)
@@ -106,6 +139,7 @@ def app_and_ha(gunicorn_factory, ha_monitoring_factory, tmp_path):
     return app, ha
 
 
+@pytest.mark.slow
 def test_each_guide_alert_pages_once_through_two_replicas_and_two_alertmanagers(app_and_ha):
     app, ha = app_and_ha
     a, b = ha.prometheus_replicas
@@ -117,6 +151,10 @@ def test_each_guide_alert_pages_once_through_two_replicas_and_two_alertmanagers(
     counts = no_duplicate_within(ha, DUPLICATE_WINDOW)
     expected = collections.Counter({key: 1 for name in EXPECTED for key in wanted(name)})
     assert counts == expected, f"pages per (receiver, alert): {dict(counts)}"
+    # One alert in each, not the two replicas' copies side by side (the replica label is dropped before sending).
+    sizes = {size for page in ha.sinks.pages if page["receiver"] != "deadmansswitch"
+             for size in re.findall(r"\[FIRING:(\d+)\]", json.dumps(page))}
+    assert sizes == {"1"}, sizes
     # Both replicas evaluated every alert: the single page is deduplication, not one replica being silent.
     for prom in (a, b):
         firing = {r["metric"]["alertname"] for r in prom.query('ALERTS{alertstate="firing"}')}
@@ -138,6 +176,7 @@ def test_each_guide_alert_pages_once_through_two_replicas_and_two_alertmanagers(
     print(f"dead-man's switch heartbeats by Alertmanager: {dict(heartbeats)}")
 
 
+@pytest.mark.slow
 def test_one_prometheus_stopped_the_alert_still_pages_once(app_and_ha):
     app, ha = app_and_ha
     a, b = ha.prometheus_replicas
@@ -150,6 +189,7 @@ def test_one_prometheus_stopped_the_alert_still_pages_once(app_and_ha):
         f"{r} {seconds:.1f}s" for (r, _), seconds in sorted(arrived.items())) + " after the drill")
 
 
+@pytest.mark.slow
 def test_one_alertmanager_lost_pages_once_then_it_rejoins_and_shares_silences(app_and_ha):
     app, ha = app_and_ha
     a, _ = ha.prometheus_replicas
