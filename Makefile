@@ -56,7 +56,7 @@ check-generated: tools $(STAMP) ## fail when a generated file drifted from its s
 	@for gen in $(GENERATORS); do $(PY) -m $$gen --check || exit 1; done
 	promtool check rules prometheus/rules/*.yml
 	promtool test rules prometheus/tests/*.yml
-	amtool check-config alertmanager/alertmanager.yml
+	amtool check-config alertmanager/alertmanager.yml alertmanager/alertmanager-2.yml
 
 # Node and npm only (no virtualenv): grafana/schema/ pins @grafana/schema and typescript; npm ci on first use.
 schema-check: ## type-check the generated dashboards against @grafana/schema's Dashboard type (tsc; needs node, npm)
@@ -73,7 +73,7 @@ seed: $(STAMP) ## seed the configured database (SIZE=small|medium|large)
 explain: $(STAMP) ## each endpoint's SQL with EXPLAIN (ANALYZE, BUFFERS) on the configured PostgreSQL (EXPLAIN_ARGS="--only course_list")
 	cd app && ../$(PY) manage.py explain_endpoints $(EXPLAIN_ARGS)
 
-up: tools $(STAMP) ## start the stack, wait until healthy, print the URLs (STACK_ENV=production: production settings; FOREGROUND=1)
+up: tools $(STAMP) ## start the stack, wait until healthy, print the URLs (STACK_ENV=production: production settings; STACK_HA=1: two Prometheus replicas + a two-member Alertmanager cluster; FOREGROUND=1)
 	$(PY) -m stack up $(if $(FOREGROUND),--foreground)
 
 down: $(STAMP) ## stop everything `make up` started

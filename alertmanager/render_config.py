@@ -36,6 +36,11 @@ from monitoring_spec.routing import REPEAT_INTERVAL, SECRET_FILES
 
 HERE = Path(__file__).resolve().parent
 COMPOSE_FILE = HERE / "alertmanager.yml"
+# docker compose's profile `ha`: the second member of the cluster, alertmanager-2.  Its heartbeat receiver has
+# its own name (render's peer_name), so both members keep the dead-man's switch alive; the first member keeps
+# the plain one, and with it alertmanager.yml is the single Alertmanager's file it always was.
+COMPOSE_FILE_2 = HERE / "alertmanager-2.yml"
+COMPOSE_PEER_2 = "am2"
 TEMPLATES_DIR = HERE / "templates"
 HEADER = "# generated, do not edit: source alertmanager/render_config.py\n"
 
@@ -86,11 +91,17 @@ def render(*, smtp_smarthost: str, webhook_base_url: str, templates_dir: str = C
            smtp_auth_password_file: str | None = None,
            slack_api_url_file: str | None = None, slack_channel: str = "#studio-alerts",
            pagerduty_routing_key_file: str | None = None, deadmansswitch_url: str | None = None,
-           group_wait: str = "30s", group_interval: str = "5m") -> str:
+           group_wait: str = "30s", group_interval: str = "5m", peer_name: str | None = None) -> str:
     """The whole alertmanager.yml as text.
 
     Real Slack/PagerDuty/SMTP receivers are used when their secret *file* is given; otherwise the
     page goes to the local webhook receiver (`webhook_base_url`/slack, /pagerduty) or the SMTP catcher.
+
+    `peer_name` (one member of an Alertmanager cluster, e.g. "am1"): the cluster shares one notification
+    log, keyed by group and receiver name, so every page is sent once by whichever member gets there first.
+    That is right for people and wrong for the heartbeat: the dead-man's switch must hear from *every*
+    member, or a dead one goes unnoticed.  So the Watchdog's receiver is named per member
+    (deadmansswitch-am1) and, on the local sink, says who sent it (?alertmanager=am1).
     """
     base = webhook_base_url.rstrip("/")
 
@@ -137,6 +148,11 @@ def render(*, smtp_smarthost: str, webhook_base_url: str, templates_dir: str = C
     })
 
     deadmansswitch = {"url": deadmansswitch_url or f"{base}/deadmansswitch", "send_resolved": False}
+    deadmansswitch_receiver = "deadmansswitch"
+    if peer_name:
+        deadmansswitch_receiver = f"deadmansswitch-{peer_name}"
+        if not deadmansswitch_url:  # a real heartbeat service's URL is taken as given
+            deadmansswitch["url"] = f"{base}/deadmansswitch?alertmanager={peer_name}"
 
     config_global = {
         "smtp_smarthost": smtp_smarthost,
@@ -151,7 +167,7 @@ def render(*, smtp_smarthost: str, webhook_base_url: str, templates_dir: str = C
         "group_interval": group_interval,
         "repeat_interval": REPEAT_INTERVAL["email"],
         "routes": [
-            {"receiver": "deadmansswitch", "matchers": ['alertname="Watchdog"'],
+            {"receiver": deadmansswitch_receiver, "matchers": ['alertname="Watchdog"'],
              "group_wait": "0s", "group_interval": "1m", "repeat_interval": REPEAT_INTERVAL["deadmansswitch"]},
             _route("email", channel_matcher("email")),
             _route("slack", channel_matcher("slack")),
@@ -185,7 +201,7 @@ def render(*, smtp_smarthost: str, webhook_base_url: str, templates_dir: str = C
         {"name": "email", "email_configs": [email]},
         {"name": "slack", "slack_configs": [slack]},
         {"name": "pagerduty", "pagerduty_configs": [pagerduty]},
-        {"name": "deadmansswitch", "webhook_configs": [deadmansswitch]},
+        {"name": deadmansswitch_receiver, "webhook_configs": [deadmansswitch]},
     ]
 
     def dump(data) -> str:
@@ -247,11 +263,11 @@ def options_from_environment(env: Mapping[str, str], *, secrets_mount: str | Non
     return options
 
 
-def render_compose(env: Mapping[str, str] | None = None) -> str:
+def render_compose(env: Mapping[str, str] | None = None, peer_name: str | None = None) -> str:
     """The docker compose deployment's config; with `env` None (the committed file) no secrets and no overrides."""
     options = options_from_environment(env or {}, secrets_mount=COMPOSE_SECRETS_DIR)
     return render(**{"smtp_smarthost": COMPOSE_SMTP_SMARTHOST, "webhook_base_url": COMPOSE_WEBHOOK_BASE_URL,
-                     "templates_dir": COMPOSE_TEMPLATES_DIR, **options})
+                     "templates_dir": COMPOSE_TEMPLATES_DIR, **options, "peer_name": peer_name})
 
 
 def render_local(*, smtp_smarthost: str, webhook_base_url: str, env: Mapping[str, str] | None = None,
@@ -275,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.check:
-        files = {args.output or COMPOSE_FILE: render_compose()}
+        files = {args.output: render_compose()} if args.output else {
+            COMPOSE_FILE: render_compose(), COMPOSE_FILE_2: render_compose(peer_name=COMPOSE_PEER_2)}
         return artifacts.report(artifacts.sync(files, check=True), files, check=True)
 
     if args.local:
@@ -294,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                   "untracked) or unset the ALERTMANAGER_* variables", file=sys.stderr)
             return 2
     if output.resolve() == COMPOSE_FILE:
-        return artifacts.report(artifacts.sync({output: text}, check=False), {output: text}, check=False)
+        files = {output: text, COMPOSE_FILE_2: render_compose(peer_name=COMPOSE_PEER_2)}
+        return artifacts.report(artifacts.sync(files, check=False), files, check=False)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text)
     return 0

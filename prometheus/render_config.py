@@ -3,11 +3,12 @@
 docker compose: DNS service discovery (every `app` replica of `docker compose up --scale app=3`).
 local processes (`make up` without Docker): file service discovery, written by the stack.
 
-    python -m prometheus.render_config              # write prometheus/prometheus.yml (compose)
+    python -m prometheus.render_config              # write prometheus/prometheus.yml, prometheus-2.yml (compose)
     python -m prometheus.render_config --check      # exit 1 when the committed file drifted
 """
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -23,51 +24,116 @@ HEADER = "# generated, do not edit: source prometheus/render_config.py\n"
 APP_PORT = 8000
 WORKER_METRICS_PORT = 9808
 REDIS_EXPORTER_PORT = 9121
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+
+# STACK_HA / the compose profile `ha`: two replicas, identical but for this external label.
+REPLICA_LABEL = "replica"
+# What each replica reads from the other (job PEER_JOB, renamed PEER_ALERTS so that the local ALERTS, the
+# dashboards and `make pages` see only their own): a replica's rules can then notice that its peer stopped
+# evaluating (the meta-monitoring rules), without a third Prometheus.
+PEER_JOB = "prometheus-peer"
+PEER_ALERTS = "peer_ALERTS"
+PEER_MATCH = 'ALERTS{alertstate="firing"}'
+
+
+def _targets(addresses: list[str] | dict) -> dict:
+    """Static targets, or (a dict) a service discovery config taken as is; a fresh copy each time (a shared
+    object would come out of yaml.safe_dump as an anchor and an alias)."""
+    if isinstance(addresses, dict):
+        return copy.deepcopy(addresses)
+    return {"static_configs": [{"targets": list(addresses)}]}
 
 
 def render(*, app_sd: dict, worker_sd: dict, redis_exporter: str, alertmanager: str, prometheus: str,
            rule_files: list[str], scrape_interval: str = "15s", evaluation_interval: str = "15s",
-           metrics_credentials_file: str | None = None, environment: str = "development") -> str:
+           metrics_credentials_file: str | None = None, environment: str = "development",
+           alertmanagers: list[str] | dict | None = None, replica: str | None = None,
+           peers: list[str] | dict | None = None) -> str:
+    """prometheus.yml as text.
+
+    High availability (all three None for one Prometheus and one Alertmanager): `alertmanagers` every
+    Alertmanager of the cluster (each replica sends every alert to each; the cluster deduplicates),
+    `replica` this replica's external label (dropped from the alerts it sends, or the two replicas' alerts
+    would be two alerts and page twice), `peers` the other replica(s): scraped as `prometheus` like this
+    one, and their firing alerts federated as peer_ALERTS (job prometheus-peer).
+    """
+    alertmanager_targets = alertmanagers if alertmanagers is not None else [alertmanager]
     app_job = {"job_name": APP_JOB, "metrics_path": "/metrics", **app_sd}
     if metrics_credentials_file:
         # The app's /metrics is closed outside development (METRICS_TOKEN); Prometheus reads the token.
         app_job["authorization"] = {"type": "Bearer", "credentials_file": metrics_credentials_file}
+    external_labels = {"environment": environment, "monitor": "python-learning-studio"}
+    alerting: dict = {"alertmanagers": [_targets(alertmanager_targets)]}
+    if replica is not None:
+        external_labels[REPLICA_LABEL] = replica
+        alerting = {"alert_relabel_configs": [{"action": "labeldrop", "regex": REPLICA_LABEL}], **alerting}
+    prometheus_job = {"job_name": "prometheus", "static_configs": [{"targets": [prometheus]}]}
+    if isinstance(peers, dict):
+        prometheus_job = {"job_name": "prometheus", "static_configs": [{"targets": [prometheus]}], **_targets(peers)}
+    elif peers:
+        prometheus_job = {"job_name": "prometheus", "static_configs": [{"targets": [prometheus, *peers]}]}
     config = {
         "global": {
             "scrape_interval": scrape_interval,
             "evaluation_interval": evaluation_interval,
-            "external_labels": {"environment": environment, "monitor": "python-learning-studio"},
+            "external_labels": external_labels,
         },
         "rule_files": rule_files,
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "alerting": alerting,
         "scrape_configs": [
             app_job,
             {"job_name": WORKER_JOB, **worker_sd},
             {"job_name": "redis", "static_configs": [{"targets": [redis_exporter]}]},
-            {"job_name": "prometheus", "static_configs": [{"targets": [prometheus]}]},
-            {"job_name": "alertmanager", "static_configs": [{"targets": [alertmanager]}]},
+            prometheus_job,
+            {"job_name": "alertmanager", **_targets(alertmanager_targets)},
         ],
     }
+    if peers:
+        config["scrape_configs"].append({
+            "job_name": PEER_JOB,
+            "honor_labels": True,  # the peer's alert labels (job, instance of what is down) and its replica label
+            "metrics_path": "/federate",
+            "params": {"match[]": [PEER_MATCH]},
+            **_targets(peers),
+            "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": "ALERTS",
+                                        "target_label": "__name__", "replacement": PEER_ALERTS}],
+        })
     return HEADER + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
 
 
-def render_compose() -> str:
+# docker compose: replica a is the service `prometheus` (prometheus.yml), replica b `prometheus-2`
+# (prometheus-2.yml, the profile `ha`).  Each finds the other replica and the second Alertmanager by DNS: without
+# the profile those names do not resolve, DNS service discovery finds nothing (no target, no error), and
+# replica a is the single Prometheus it always was, sending to the single Alertmanager.
+COMPOSE_FILE_2 = HERE / "prometheus-2.yml"
+COMPOSE_REPLICAS = {"a": ("prometheus", "prometheus-2"), "b": ("prometheus-2", "prometheus")}
+
+
+def render_compose(replica: str = "a") -> str:
     def dns(name: str, port: int) -> dict:
         return {"dns_sd_configs": [{"names": [name], "type": "A", "port": port, "refresh_interval": "15s"}]}
 
+    _, peer = COMPOSE_REPLICAS[replica]
     return render(
         app_sd=dns("app", APP_PORT),
         worker_sd=dns("worker", WORKER_METRICS_PORT),
         redis_exporter=f"redis-exporter:{REDIS_EXPORTER_PORT}",
-        alertmanager="alertmanager:9093",
-        prometheus="localhost:9090",
+        alertmanager=f"alertmanager:{ALERTMANAGER_PORT}",
+        prometheus=f"localhost:{PROMETHEUS_PORT}",
         rule_files=["/etc/prometheus/rules/*.yml"],
+        alertmanagers={"static_configs": [{"targets": [f"alertmanager:{ALERTMANAGER_PORT}"]}],
+                       **dns("alertmanager-2", ALERTMANAGER_PORT)},
+        replica=replica,
+        peers=dns(peer, PROMETHEUS_PORT),
     )
 
 
 def render_local(*, targets_dir: Path, rules_dir: Path, redis_exporter: str, alertmanager: str, prometheus: str,
                  scrape_interval: str = "5s", evaluation_interval: str = "5s",
-                 metrics_credentials_file: str | None = None, environment: str = "development") -> str:
+                 metrics_credentials_file: str | None = None, environment: str = "development",
+                 alertmanagers: list[str] | None = None, replica: str | None = None,
+                 peers: list[str] | None = None) -> str:
     def files(name: str) -> dict:
         return {"file_sd_configs": [{"files": [str(targets_dir / f"{name}.json")], "refresh_interval": "5s"}]}
 
@@ -75,11 +141,13 @@ def render_local(*, targets_dir: Path, rules_dir: Path, redis_exporter: str, ale
         app_sd=files("app"), worker_sd=files("worker"), redis_exporter=redis_exporter, alertmanager=alertmanager,
         prometheus=prometheus, rule_files=[str(rules_dir / "*.yml")], scrape_interval=scrape_interval,
         evaluation_interval=evaluation_interval, metrics_credentials_file=metrics_credentials_file,
-        environment=environment)
+        environment=environment, alertmanagers=alertmanagers, replica=replica, peers=peers)
 
 
 def main(argv=None) -> int:
-    return artifacts.main(lambda: {COMPOSE_FILE.relative_to(artifacts.ROOT): render_compose()}, __doc__.split("\n\n")[0], argv)
+    return artifacts.main(lambda: {COMPOSE_FILE.relative_to(artifacts.ROOT): render_compose("a"),
+                                   COMPOSE_FILE_2.relative_to(artifacts.ROOT): render_compose("b")},
+                          __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ def up(args) -> int:
     envfile.write_text(svc.render_envfile(cfg))
     STATEFILE.write_text(json.dumps({"services": [s.__dict__ for s in services],
                                      "prometheus_url": cfg.prometheus_url, "mode": cfg.mode,
+                                     "prometheus_urls": cfg.prometheus_urls, "alertmanager_urls": cfg.alertmanager_urls,
                                      "app_workers": cfg.workers, "seed_size": cfg.seed_size}, indent=2))
     if cfg.mode != "development":
         print(f"STACK_ENV={cfg.mode}: config.settings.{cfg.mode}, secrets in {svc.SECRETS_DIR}")
@@ -197,6 +198,10 @@ def status(args) -> int:
     rows = health.check(services, state["prometheus_url"], running=running)
     print(f"honcho {'running' if running else 'stopped'} (pid {PIDFILE.read_text()}), "
           f"{len(our_processes())} processes, {state.get('mode', 'development')} settings\n{health.render(rows)}")
+    if running and len(state.get("alertmanager_urls", [])) > 1:  # STACK_HA
+        ha = health.ha_rows(state["prometheus_urls"], state["alertmanager_urls"])
+        print(f"high availability (STACK_HA=1):\n{health.render(ha)}")
+        rows += ha
     failed = [r.name for r in rows if not r.ok]
     if failed:
         print(f"not healthy: {', '.join(failed)}")

@@ -99,3 +99,51 @@ def wait_until_scraped(services: list[svc.Service], prometheus_url: str, deadlin
             return pending
         time.sleep(0.5)
     return expected
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=3) as resp:
+        return json.load(resp)
+
+
+def prometheus_replica(url: str) -> tuple[bool, str]:
+    """One Prometheus replica: ready, the Alertmanagers it discovered, its rule evaluation (failing groups)."""
+    if not http_ok(f"{url}/-/ready"):
+        return False, "not ready"
+    try:
+        alertmanagers = len(_get(f"{url}/api/v1/alertmanagers")["data"]["activeAlertmanagers"])
+        groups = _get(f"{url}/api/v1/rules")["data"]["groups"]
+    except Exception as exc:
+        return False, f"ready, API error: {exc}"
+    rules = [r for g in groups for r in g["rules"]]
+    failing = sorted({g["name"] for g in groups for r in g["rules"] if r.get("health") not in ("ok", "unknown")})
+    last = max((g.get("lastEvaluation", "") for g in groups), default="")
+    detail = (f"ready, {alertmanagers} Alertmanagers discovered, {len(rules)} rules in {len(groups)} groups "
+              f"({'failing: ' + ', '.join(failing) if failing else 'evaluating'}"
+              f"{', last ' + last[11:19] + ' UTC' if last else ''})")
+    return not failing and alertmanagers > 0, detail
+
+
+def alertmanager_member(url: str, members: int) -> tuple[bool, str]:
+    """One Alertmanager of the cluster: its cluster status (ready once gossip settled) and the members it sees."""
+    try:
+        cluster = _get(f"{url}/api/v2/status")["cluster"]
+    except Exception as exc:
+        return False, f"does not answer ({exc.__class__.__name__})"
+    peers = sorted(p.get("address", "?") for p in cluster.get("peers") or [])
+    # "settling": gossip has not settled yet (~10 s after a start); its notifications wait, nothing is wrong.
+    ok = cluster.get("status") in ("ready", "settling") and len(peers) == members
+    return ok, f"cluster {cluster.get('status')}, {len(peers)}/{members} members: {', '.join(peers)}"
+
+
+def ha_rows(prometheus_urls: list[str], alertmanager_urls: list[str]) -> list[Row]:
+    """STACK_HA: each Prometheus replica and each Alertmanager cluster member, for `make status`."""
+    rows = []
+    for i, url in enumerate(prometheus_urls):
+        ok, detail = prometheus_replica(url)
+        rows.append(Row(f"replica {'ab'[i] if i < 2 else i}", "healthy" if ok else "UNHEALTHY", f"{url}: {detail}",
+                        ok=ok))
+    for i, url in enumerate(alertmanager_urls):
+        ok, detail = alertmanager_member(url, len(alertmanager_urls))
+        rows.append(Row(f"am{i + 1}", "healthy" if ok else "UNHEALTHY", f"{url}: {detail}", ok=ok))
+    return rows

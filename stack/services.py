@@ -69,6 +69,12 @@ class StackConfig:
     alert_group_wait: str = "5s"
     mode: str = "development"  # STACK_ENV: which settings the app, the worker and beat run
     env: dict = field(default_factory=dict)
+    # STACK_HA=1: a second Prometheus replica and a second Alertmanager, the two Alertmanagers one cluster.
+    ha: bool = False
+    prometheus2_port: int = 9092
+    alertmanager2_port: int = 9095
+    alertmanager_cluster_port: int = 9094
+    alertmanager2_cluster_port: int = 9096
 
     @property
     def redis_port(self) -> int:
@@ -89,6 +95,15 @@ class StackConfig:
     @property
     def alertmanager_url(self) -> str:
         return f"http://{self.host}:{self.alertmanager_port}"
+
+    @property
+    def prometheus_urls(self) -> list[str]:
+        """Every Prometheus replica: replica a (prometheus_url) and, with STACK_HA, replica b."""
+        return [self.prometheus_url] + ([f"http://{self.host}:{self.prometheus2_port}"] if self.ha else [])
+
+    @property
+    def alertmanager_urls(self) -> list[str]:
+        return [self.alertmanager_url] + ([f"http://{self.host}:{self.alertmanager2_port}"] if self.ha else [])
 
     @property
     def sink_url(self) -> str:
@@ -169,6 +184,11 @@ def load_config() -> StackConfig:
         grafana_port=port("GRAFANA_PORT", 3000),
         scrape_interval=env.get("STACK_SCRAPE_INTERVAL", "5s"),
         alert_group_wait=env.get("STACK_ALERT_GROUP_WAIT", "5s"),
+        ha=env.get_bool("STACK_HA"),
+        prometheus2_port=port("PROMETHEUS2_PORT", 9092),
+        alertmanager2_port=port("ALERTMANAGER2_PORT", 9095),
+        alertmanager_cluster_port=port("ALERTMANAGER_CLUSTER_PORT", 9094),
+        alertmanager2_cluster_port=port("ALERTMANAGER2_CLUSTER_PORT", 9096),
     )
     cfg.mode = env.get("STACK_ENV", "development")
     if cfg.mode not in MODES:
@@ -257,7 +277,7 @@ def services(cfg: StackConfig) -> list[Service]:
         "alertmanager", "alertmanager",
         lambda b: f"exec {b} --config.file={q(run / 'alertmanager.yml')} "
                   f"--storage.path={q(run / 'alertmanager-data')} --web.listen-address={at(cfg.alertmanager_port)} "
-                  f"--web.external-url={cfg.alertmanager_url} --cluster.listen-address=",
+                  f"--web.external-url={cfg.alertmanager_url} {alertmanager_cluster_flags(cfg, 1)}",
         health_url=f"{cfg.alertmanager_url}/-/ready", url=cfg.alertmanager_url,
         target=["alertmanager", at(cfg.alertmanager_port)]))
     out.append(_monitoring_service(
@@ -267,6 +287,20 @@ def services(cfg: StackConfig) -> list[Service]:
                   f"--web.enable-lifecycle --web.external-url={cfg.prometheus_url}",
         health_url=f"{cfg.prometheus_url}/-/ready", url=cfg.prometheus_url,
         target=["prometheus", at(cfg.prometheus_port)]))
+    if cfg.ha:
+        am2_url, prom2_url = cfg.alertmanager_urls[1], cfg.prometheus_urls[1]
+        out.append(_monitoring_service(
+            "alertmanager2", "alertmanager",
+            lambda b: f"exec {b} --config.file={q(run / 'alertmanager2.yml')} "
+                      f"--storage.path={q(run / 'alertmanager2-data')} --web.listen-address={at(cfg.alertmanager2_port)} "
+                      f"--web.external-url={am2_url} {alertmanager_cluster_flags(cfg, 2)}",
+            health_url=f"{am2_url}/-/ready", url=am2_url, target=["alertmanager", at(cfg.alertmanager2_port)]))
+        out.append(_monitoring_service(
+            "prometheus2", "prometheus",
+            lambda b: f"exec {b} --config.file={q(run / 'prometheus2.yml')} "
+                      f"--storage.tsdb.path={q(run / 'prometheus2-data')} --web.listen-address={at(cfg.prometheus2_port)} "
+                      f"--web.enable-lifecycle --web.external-url={prom2_url}",
+            health_url=f"{prom2_url}/-/ready", url=prom2_url, target=["prometheus", at(cfg.prometheus2_port)]))
     grafana = shutil.which("grafana-server") or shutil.which("grafana")
     grafana_url = f"http://{at(cfg.grafana_port)}"
     if grafana:
@@ -281,6 +315,18 @@ def services(cfg: StackConfig) -> list[Service]:
                            note='grafana-server is not installed and there is no Docker engine; '
                                 'see README "Grafana without Docker"'))
     return out
+
+
+def alertmanager_cluster_flags(cfg: StackConfig, member: int) -> str:
+    """Alertmanager `member` (1 or 2)'s cluster flags: clustering off for the single one; with STACK_HA each
+    joins the other (the cluster shares silences and the notification log, so a page goes out once).  Peer
+    timeout and gossip intervals stay at their defaults: what they cost in time to page is measured by
+    tests/test_ha_alerting.py (the loss of the member that sends first delays a page by the 15 s peer timeout)."""
+    if not cfg.ha:
+        return "--cluster.listen-address="
+    ports = {1: cfg.alertmanager_cluster_port, 2: cfg.alertmanager2_cluster_port}
+    me, peer = f"{cfg.host}:{ports[member]}", f"{cfg.host}:{ports[3 - member]}"
+    return f"--cluster.listen-address={me} --cluster.advertise-address={me} --cluster.peer={peer}"
 
 
 def _monitoring_service(name: str, tool: str, command, **kw) -> Service:
@@ -300,18 +346,29 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
     (targets / "worker.json").write_text(json.dumps(
         [{"targets": [f"{cfg.host}:{p}" for p in cfg.worker_metrics_ports], "labels": {"deployment": "local"}}],
         indent=2))
-    (RUN_DIR / "prometheus.yml").write_text(prometheus_config.render_local(
-        targets_dir=targets, rules_dir=ROOT / "prometheus" / "rules",
-        redis_exporter=f"{cfg.host}:{cfg.redis_exporter_port}", alertmanager=f"{cfg.host}:{cfg.alertmanager_port}",
-        prometheus=f"{cfg.host}:{cfg.prometheus_port}", scrape_interval=cfg.scrape_interval,
-        evaluation_interval=cfg.scrape_interval,
-        # When /metrics is closed by a token, Prometheus reads the same file the app does.
-        metrics_credentials_file=cfg.env.get("METRICS_TOKEN_FILE") or os.environ.get("METRICS_TOKEN_FILE") or None,
-        environment=cfg.mode))  # the pages' environment= label; the targets say deployment=local
-    (RUN_DIR / "alertmanager.yml").write_text(alertmanager_config.render_local(
-        smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
-        # A development stack: a fire drill's page within seconds, not after the production 30 s.
-        group_wait=cfg.alert_group_wait))
+    alertmanagers = [f"{cfg.host}:{cfg.alertmanager_port}", f"{cfg.host}:{cfg.alertmanager2_port}"]
+    replicas = {"prometheus": ("a", f"{cfg.host}:{cfg.prometheus_port}"),
+                "prometheus2": ("b", f"{cfg.host}:{cfg.prometheus2_port}")}
+    for name, (replica, address) in replicas.items() if cfg.ha else [("prometheus", (None, None))]:
+        ha = {}
+        if cfg.ha:  # each replica sends to both Alertmanagers and federates the other's firing alerts
+            ha = {"alertmanagers": alertmanagers, "replica": replica,
+                  "peers": [a for n, (_, a) in replicas.items() if n != name]}
+        (RUN_DIR / f"{name}.yml").write_text(prometheus_config.render_local(
+            targets_dir=targets, rules_dir=ROOT / "prometheus" / "rules",
+            redis_exporter=f"{cfg.host}:{cfg.redis_exporter_port}", alertmanager=f"{cfg.host}:{cfg.alertmanager_port}",
+            prometheus=address or f"{cfg.host}:{cfg.prometheus_port}", scrape_interval=cfg.scrape_interval,
+            evaluation_interval=cfg.scrape_interval,
+            # When /metrics is closed by a token, Prometheus reads the same file the app does.
+            metrics_credentials_file=cfg.env.get("METRICS_TOKEN_FILE") or os.environ.get("METRICS_TOKEN_FILE") or None,
+            environment=cfg.mode, **ha))  # the pages' environment= label; the targets say deployment=local
+    for name, peer_name in (("alertmanager", "am1"), ("alertmanager2", "am2")) if cfg.ha else [("alertmanager", None)]:
+        (RUN_DIR / f"{name}.yml").write_text(alertmanager_config.render_local(
+            smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
+            # A development stack: a fire drill's page within seconds, not after the production 30 s.
+            group_wait=cfg.alert_group_wait,
+            # A cluster member: its own heartbeat to the dead-man's switch (the rest is deduplicated).
+            peer_name=peer_name))
     if any(s.name == "grafana" and s.started for s in svcs):
         (RUN_DIR / "grafana.ini").write_text(
             f"[server]\nhttp_addr = {cfg.host}\nhttp_port = {cfg.grafana_port}\n"

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -65,6 +66,17 @@ def receiver_for(path: str) -> str:
     return first or "webhook"
 
 
+def sender_of(path: str, body) -> str | None:
+    """Which Alertmanager sent a webhook: its ?alertmanager= name (a cluster member's heartbeat URL, see
+    alertmanager/render_config.py peer_name), else the externalURL of its payload; None when neither says."""
+    named = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query).get("alertmanager")
+    if named:
+        return named[0]
+    if isinstance(body, dict) and isinstance(body.get("externalURL"), str):
+        return body["externalURL"]
+    return None
+
+
 def make_http_handler(store: PageStore):
     class Handler(BaseHTTPRequestHandler):
         def _reply(self, status: int, body: dict | list) -> None:
@@ -104,7 +116,10 @@ def make_http_handler(store: PageStore):
                 body = json.loads(raw or b"null")
             except ValueError:
                 body = raw.decode("utf8", errors="replace")
-            store.add({"receiver": receiver_for(self.path), "path": self.path, "body": body})
+            page = {"receiver": receiver_for(self.path), "path": self.path, "body": body}
+            if sender := sender_of(self.path, body):
+                page["alertmanager"] = sender  # the dead-man's switch must hear from each member of a cluster
+            store.add(page)
             # Slack answers "ok"; PagerDuty's Events API answers 202 with a status.
             self._reply(202 if "pagerduty" in self.path else 200, {"status": "success", "message": "ok"})
 

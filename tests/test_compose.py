@@ -28,7 +28,8 @@ def test_services(compose):
     assert set(services) >= CORE
     optional = {name for name, s in services.items() if s.get("profiles")}
     assert {"glitchtip", "glitchtip-worker"} <= optional, "GlitchTip is an opt-in profile"
-    assert all(services[name].get("profiles") == ["sentry"] for name in optional)
+    assert {"prometheus-2", "alertmanager-2"} <= optional, "high availability is an opt-in profile"
+    assert all(services[name].get("profiles") in (["sentry"], ["ha"]) for name in optional)
     assert not CORE & optional, "the core stack starts without profiles"
 
 
@@ -110,6 +111,29 @@ def test_volumes_and_provisioning_mounts(compose):
     am_config = (PROJECT_DIR / "alertmanager" / "alertmanager.yml").read_text()
     assert "mailpit:1025" in am_config and "webhook-sink:8080" in am_config
     assert "/etc/alertmanager/templates/" in am_config
+
+
+def test_ha_profile_pairs_prometheus_replicas_and_clusters_alertmanagers(compose):
+    services = compose["services"]
+    assert services["prometheus-2"]["profiles"] == services["alertmanager-2"]["profiles"] == ["ha"]
+    assert mounts(services["prometheus-2"])["/etc/prometheus/prometheus.yml"] == "./prometheus/prometheus-2.yml"
+    assert mounts(services["prometheus-2"])["/prometheus"] != mounts(services["prometheus"])["/prometheus"]
+    assert "--config.file=/etc/alertmanager/alertmanager-2.yml" in services["alertmanager-2"]["command"]
+    # Each Alertmanager names the other as its peer (the base one's peer does not resolve without the profile).
+    assert "--cluster.peer=alertmanager-2:9094" in services["alertmanager"]["command"]
+    assert "--cluster.peer=alertmanager:9094" in services["alertmanager-2"]["command"]
+    for replica, (name, peer) in {"a": ("prometheus.yml", "prometheus-2"), "b": ("prometheus-2.yml", "prometheus")}.items():
+        config = yaml.safe_load((PROJECT_DIR / "prometheus" / name).read_text())
+        assert config["global"]["external_labels"]["replica"] == replica
+        assert config["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "replica"}]
+        (alertmanagers,) = config["alerting"]["alertmanagers"]
+        assert alertmanagers["static_configs"][0]["targets"] == ["alertmanager:9093"]
+        assert alertmanagers["dns_sd_configs"][0]["names"] == ["alertmanager-2"]
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        assert jobs["prometheus-peer"]["dns_sd_configs"][0]["names"] == [peer]
+    # The second member's heartbeat has its own receiver: the cluster does not deduplicate it away.
+    am2 = (PROJECT_DIR / "alertmanager" / "alertmanager-2.yml").read_text()
+    assert "receiver: deadmansswitch-am2" in am2 and "/deadmansswitch?alertmanager=am2" in am2
 
 
 def test_secrets_come_from_the_environment(compose):
