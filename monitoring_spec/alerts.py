@@ -25,6 +25,7 @@ __all__ = [
     "SECURITY_EVENTS_TICKET",
     "SECURITY_EVENTS_FOR",
     "ENDPOINT_TARGET_MIN_REQUESTS",
+    "REPLICA_DISAGREEMENT_FOR",
     "GUIDE_ALERTS",
 ]
 
@@ -62,6 +63,15 @@ SECURITY_EVENTS_FOR = "10m"
 
 ENDPOINT_TARGET_MIN_REQUESTS = 30  # EndpointLatency*: an endpoint's average counts only from this many
 #                                    requests in ALERT_WINDOW (the averages are the target table's)
+
+# PrometheusReplicasDisagree (STACK_HA=1): how long an alert may fire on one Prometheus replica and not on the
+# other.  In steady state the replicas differ by at most a scrape interval (the peer's ALERTS arrive through
+# /federate) plus an evaluation interval, 30 s here (a resolved peer alert lingers for the 5m lookback unless the
+# peer job sets honor_timestamps: false); a restarted replica lags longer: its alerts with a `for:`
+# start pending again, and Prometheus restores the rest only after --rules.alert.for-grace-period (10m by
+# default).  A fixed duration that outlasts that grace period, not a count of evaluations; a disagreement loses no
+# page meanwhile (both replicas send to both Alertmanagers), it only says one replica sees another world.
+REPLICA_DISAGREEMENT_FOR = "15m"
 
 # The guide's four alerts (section 5), by rule name; Prometheus must have loaded each (check_monitoring).
 GUIDE_ALERTS: tuple[str, ...] = ("ErrorSpike", "SlowTransactions", "HighErrorRate", "DatabaseIssues")

@@ -13,6 +13,13 @@ from dataclasses import dataclass
 APP_JOB = "studio-app"
 WORKER_JOB = "studio-worker"
 APP_JOBS = (APP_JOB, WORKER_JOB)  # the processes that export the studio_* and django_* metrics
+# The alerting pipeline's own targets.  With STACK_HA=1 PROMETHEUS_JOB scrapes both replicas and
+# ALERTMANAGER_JOB both Alertmanagers; PROMETHEUS_PEER_JOB scrapes the other replica's /federate for its firing
+# ALERTS, renamed PEER_ALERTS (the single stack has no such job).
+PROMETHEUS_JOB = "prometheus"
+PROMETHEUS_PEER_JOB = "prometheus-peer"
+ALERTMANAGER_JOB = "alertmanager"
+PEER_ALERTS = "peer_ALERTS"
 
 # --- Metric names: the /metrics contract (docs/metrics.md) ----------------------------------------
 # django-prometheus'

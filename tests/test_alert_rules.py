@@ -379,7 +379,8 @@ def test_runbooks_name_thresholds_instead_of_copying_them(alert_rules):
     constants = {name for name in dir(spec) if name.isupper()}
     for name in {r["alert"] for r in alert_rules} - {"Watchdog", "TargetDown", "StudioAppDown",
                                                      "PrometheusRuleFailures", "AlertmanagerNotificationsFailing",
-                                                     "RedisDown"}:
+                                                     "RedisDown", "PrometheusReplicaMissing",
+                                                     "AlertmanagerClusterMemberMissing"}:
         text = (RUNBOOKS / f"{name}.md").read_text()
         assert any(c in text for c in constants), f"{name}.md should name its threshold constant"
 
@@ -418,6 +419,7 @@ def perturbed_spec() -> types.ModuleType:
     t.TARGETS = tuple(dataclasses.replace(x, target_ms=next_edge(x.target_ms), needs_work_ms=x.needs_work_ms + 33)
                       for x in spec.TARGETS)
     t.ALERT_WINDOW = "7m"
+    t.REPLICA_DISAGREEMENT_FOR = "17m"
     return t
 
 
@@ -452,14 +454,22 @@ def expected_numbers(t, rule) -> set[float]:
         return {0}
     if name in ("StudioAppDown", "Watchdog"):
         return {1}
-    if name in ("PrometheusRuleFailures", "AlertmanagerNotificationsFailing"):
+    if name in ("PrometheusRuleFailures", "AlertmanagerNotificationsFailing", "PrometheusReplicaMissing"):
         return {0}
+    if name in ("AlertmanagerClusterMemberMissing", "PrometheusReplicasDisagree"):
+        return {1}  # "answers", "clustering on": no threshold; the disagreement's is its for: (below)
     raise AssertionError(f"test does not know alert {name}: add its thresholds here")
 
 
 def _expr_numbers(expr: str) -> set[float]:
     # Durations like [5m] and offsets are not numbers here; quoted label values are not either.
     return numbers(re.sub(r'"[^"]*"', '""', expr))
+
+
+def test_replicas_disagree_waits_the_specs_duration():
+    for t in (spec, perturbed_spec()):
+        (rule,) = [r for r in all_alerts(t) if r.alert == "PrometheusReplicasDisagree"]
+        assert rule.for_ == t.REPLICA_DISAGREEMENT_FOR and t.REPLICA_DISAGREEMENT_FOR in rule.description
 
 
 @pytest.mark.parametrize("which", ["committed", "perturbed"])

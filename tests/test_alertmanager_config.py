@@ -51,6 +51,9 @@ EXPECTED_RECEIVERS = {
     ("Watchdog", "none"): "deadmansswitch",
     ("PrometheusRuleFailures", "warning"): "email,slack",
     ("AlertmanagerNotificationsFailing", "warning"): "email,slack",
+    ("PrometheusReplicaMissing", "warning"): "email,slack",
+    ("AlertmanagerClusterMemberMissing", "warning"): "email,slack",
+    ("PrometheusReplicasDisagree", "warning"): "email,slack",
 }
 
 

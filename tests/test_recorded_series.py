@@ -14,7 +14,7 @@ from monitoring_spec import artifacts
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "prometheus" / "rules"
 TESTS = ROOT / "prometheus" / "tests"
-HAND_WRITTEN = ("oracle.yml", "recorded.yml", "recorded_slo.yml")
+HAND_WRITTEN = ("oracle.yml", "recorded.yml", "recorded_slo.yml", "ha.yml")
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 

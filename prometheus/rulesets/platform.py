@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from monitoring_spec.contract import APP_JOB, CELERY_QUEUE, dashboard_url
+from monitoring_spec.contract import APP_JOB, CELERY_QUEUE, PROMETHEUS_JOB, PROMETHEUS_PEER_JOB, dashboard_url
 from monitoring_spec.promql import num
 from monitoring_spec.recorded import Names
 from prometheus.rulesets.model import Alert, Group, human_percent
@@ -23,7 +23,8 @@ def group(t: ModuleType) -> Group:
             dashboard_url("overview"), {"job": APP_JOB}),
         Alert(
             "TargetDown",
-            "up == 0",
+            # The Prometheus replicas' own targets are PrometheusReplicaMissing's (one page, not two).
+            f'up{{job!~"{PROMETHEUS_JOB}|{PROMETHEUS_PEER_JOB}"}} == 0',
             "2m", "warning",
             "{{ $labels.job }} target {{ $labels.instance }} is down",
             "Prometheus could not scrape {{ $labels.job }} at {{ $labels.instance }} for 2 minutes "
