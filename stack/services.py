@@ -321,6 +321,8 @@ def services(cfg: StackConfig) -> list[Service]:
     if grafana:
         out.append(Service(
             "grafana",
+            # The SLO panels' data source: the long-term store, or Prometheus when there is none.
+            f"LONG_TERM_URL={cfg.long_term_url if cfg.long_term else cfg.prometheus_url} "
             f"PROMETHEUS_URL={cfg.prometheus_url} GRAFANA_DASHBOARDS_DIR={q(ROOT / 'grafana' / 'dashboards')} "
             f"exec {grafana} {'server ' if grafana.endswith('grafana') else ''}"
             f"--homepath /usr/share/grafana --config {q(run / 'grafana.ini')}",

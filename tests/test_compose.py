@@ -28,7 +28,8 @@ def test_services(compose):
     assert set(services) >= CORE
     optional = {name for name, s in services.items() if s.get("profiles")}
     assert {"glitchtip", "glitchtip-worker"} <= optional, "GlitchTip is an opt-in profile"
-    assert all(services[name].get("profiles") == ["sentry"] for name in optional)
+    assert all(services[name].get("profiles") in (["sentry"], ["long-term"]) for name in optional)
+    assert services["victoria-metrics"]["profiles"] == ["long-term"], "the long-term store is opt-in"
     assert not CORE & optional, "the core stack starts without profiles"
 
 

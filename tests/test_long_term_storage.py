@@ -8,10 +8,14 @@ load started, 0 for a series that did not exist yet.
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
+import subprocess
 import time
 import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,6 +24,7 @@ from django.core.management import call_command
 from monitoring_spec.contract import PROBE_VIEWS
 from prometheus import render_config
 from tests.fixtures.monitoring import Prometheus, VictoriaMetrics
+from tests.fixtures.servers import free_port, stop_process, wait_for_http
 from tests.test_loadtests import run_locust
 
 COUNTER = "django_http_requests_latency_seconds_by_view_method_count"
@@ -161,3 +166,68 @@ def test_store_counts_every_request_of_a_load_test(store, workdir, gunicorn_fact
         assert float(samples_failed[0]["value"][1]) == 0
     finally:
         prometheus.stop()
+
+
+# --- the local stack's service (STACK_LONG_TERM=1) ---------------------------------------------------------------
+
+def long_term_env(monkeypatch, **values: str) -> None:
+    for name in ("STACK_LONG_TERM", "VICTORIA_METRICS_PORT", "STACK_LONG_TERM_RETENTION", "LONG_TERM_USERNAME",
+                 "LONG_TERM_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_stack_runs_the_store_with_the_password_from_its_file(monkeypatch, workdir):
+    from stack import services as svc
+
+    monkeypatch.setattr(svc, "RUN_DIR", workdir / "run")
+    password_file = workdir / "secrets" / "long-term-password"
+    long_term_env(monkeypatch, STACK_LONG_TERM="1", VICTORIA_METRICS_PORT=str(free_port()),
+                  LONG_TERM_PASSWORD_FILE=str(password_file))
+    cfg = svc.load_config()
+    names = [s.name for s in svc.services(cfg)]
+    assert names.index("victoria-metrics") < names.index("prometheus")  # up before anything writes to it
+    store = next(s for s in svc.services(cfg) if s.name == "victoria-metrics")
+    assert store.target == ["victoria-metrics", f"127.0.0.1:{cfg.long_term_port}"]
+    assert "-retentionPeriod=400d" in store.command and str(workdir / "run" / "victoria-metrics-data") in store.command
+    assert "a-long-term-password" not in store.command + svc.render_procfile([store])
+
+    svc.RUN_DIR.mkdir()
+    svc.write_configs(cfg, svc.services(cfg))
+    config = yaml.safe_load((svc.RUN_DIR / "prometheus.yml").read_text())
+    assert config["remote_write"] == [{"url": f"{cfg.long_term_url}/api/v1/write", "basic_auth": {
+        "username": "prometheus", "password_file": str(password_file)}}]
+
+    # The very command honcho would run: the password reaches VictoriaMetrics, and only through its environment.
+    proc = subprocess.Popen(["sh", "-c", store.command], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(store.health_url, timeout=20, proc=proc)
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(f"{cfg.long_term_url}/api/v1/query?query=1", timeout=5)
+        ok = urllib.request.Request(f"{cfg.long_term_url}/api/v1/query?query=1", headers={
+            "Authorization": "Basic " + base64.b64encode(b"prometheus:a-long-term-password").decode()})
+        with urllib.request.urlopen(ok, timeout=5) as resp:
+            assert json.load(resp)["status"] == "success"
+        assert b"a-long-term-password" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    finally:
+        stop_process(proc)
+
+
+def test_stack_without_long_term_is_unchanged_and_bad_settings_are_refused(monkeypatch, workdir):
+    from stack import services as svc
+
+    monkeypatch.setattr(svc, "RUN_DIR", workdir / "run")
+    long_term_env(monkeypatch)
+    cfg = svc.load_config()
+    assert "victoria-metrics" not in [s.name for s in svc.services(cfg)]
+    svc.RUN_DIR.mkdir()
+    svc.write_configs(cfg, svc.services(cfg))
+    assert "remote_write" not in (svc.RUN_DIR / "prometheus.yml").read_text()
+    long_term_env(monkeypatch, STACK_LONG_TERM="1", STACK_LONG_TERM_RETENTION="a year")
+    with pytest.raises(SystemExit, match="STACK_LONG_TERM_RETENTION.*'a year'"):
+        svc.load_config()
+    long_term_env(monkeypatch, STACK_LONG_TERM="1", LONG_TERM_PASSWORD_FILE=str(workdir / "missing"))
+    with pytest.raises(SystemExit, match="LONG_TERM_PASSWORD_FILE=.*missing: not a file with a password"):
+        svc.load_config()
