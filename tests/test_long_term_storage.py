@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +26,7 @@ from django.core.management import call_command
 from monitoring_spec.contract import PROBE_VIEWS
 from prometheus import render_config
 from tests.fixtures.monitoring import Prometheus, VictoriaMetrics
-from tests.fixtures.servers import free_port, stop_process, wait_for_http
+from tests.fixtures.servers import PROJECT_DIR, free_port, stop_process, wait_for_http
 from tests.test_loadtests import run_locust
 
 COUNTER = "django_http_requests_latency_seconds_by_view_method_count"
@@ -91,6 +93,23 @@ def test_store_refuses_without_the_password_and_answers_with_it(store, workdir):
     cmdline = (f"/proc/{store.proc.pid}/cmdline")
     with open(cmdline, "rb") as fh:
         assert auth(workdir)[1].encode() not in fh.read()
+
+
+def print_disk_use(store: VictoriaMetrics, prometheus: Prometheus, credentials) -> None:
+    """Bytes per stored sample and what a day at the stack's 5 s scrape interval would take (a figure for the docs;
+    fresh, small parts compress worse than merged months, so this is an upper bound)."""
+    store.get("/internal/force_flush", {}, credentials)
+    metrics = {}
+    for line in store.get("/metrics", {}).decode().splitlines():
+        if line.startswith(("vm_data_size_bytes{", "vm_rows{")):
+            name = line.split("{", 1)[0]
+            metrics[name] = metrics.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    series = float(prometheus.query("sum(scrape_samples_scraped) + count({__name__=~\".+:.+\"})")[0]["value"][1])
+    per_sample = metrics["vm_data_size_bytes"] / max(metrics["vm_rows"], 1)
+    per_day = series * 86400 / 5 * per_sample
+    print(f"disk: {metrics['vm_data_size_bytes'] / 1e6:.1f} MB for {metrics['vm_rows']:.0f} samples = "
+          f"{per_sample:.2f} B/sample; {series:.0f} series at a 5 s interval -> {per_day / 1e6:.0f} MB/day, "
+          f"{per_day * 400 / 1e9:.1f} GB for 400 days")
 
 
 @pytest.mark.slow
@@ -164,6 +183,7 @@ def test_store_counts_every_request_of_a_load_test(store, workdir, gunicorn_fact
         assert prometheus.query('up{job="victoria-metrics"} == 1'), prometheus.query('up{job="victoria-metrics"}')
         samples_failed = prometheus.query("sum(prometheus_remote_storage_samples_failed_total)")
         assert float(samples_failed[0]["value"][1]) == 0
+        print_disk_use(store, prometheus, credentials)
     finally:
         prometheus.stop()
 
@@ -231,3 +251,51 @@ def test_stack_without_long_term_is_unchanged_and_bad_settings_are_refused(monke
     long_term_env(monkeypatch, STACK_LONG_TERM="1", LONG_TERM_PASSWORD_FILE=str(workdir / "missing"))
     with pytest.raises(SystemExit, match="LONG_TERM_PASSWORD_FILE=.*missing: not a file with a password"):
         svc.load_config()
+
+
+# --- the weekly review reads the store -----------------------------------------------------------------------------
+
+def review(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stack.review", *args], cwd=PROJECT_DIR, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "STACK_RUN_DIR": env.pop("RUN_DIR"), **env})
+
+
+def test_review_reads_the_store_when_it_holds_the_period_and_prometheus_otherwise(store, workdir):
+    end = time.time() // 60 * 60 - 600
+    start = end - 2 * 3600
+    lines = "".join(json.dumps({"metric": {"__name__": "up", "job": "studio-app", "instance": "127.0.0.1:8000"},
+                                "values": [1], "timestamps": [int((start + s) * 1000)]}) + "\n"
+                    for s in range(0, 2 * 3600 + 1, 60))
+    request = urllib.request.Request(f"{store.url}/api/v1/import", data=lines.encode(), method="POST", headers={
+        "Authorization": "Basic " + base64.b64encode(":".join(auth(workdir)).encode()).decode()})
+    urllib.request.urlopen(request, timeout=10).close()
+    store.get("/internal/force_flush", {}, auth(workdir))  # readable now, not in a second or two
+    no_prometheus = f"http://127.0.0.1:{free_port()}"
+    period = ["--from", f"{start:.0f}", "--to", f"{end:.0f}", "--prometheus", no_prometheus]
+    env = {"RUN_DIR": str(workdir / "no-stack"), "LONG_TERM_PASSWORD_FILE": str(workdir / "secrets" /
+                                                                               "long-term-password")}
+
+    done = review(*period, "--long-term", store.url, "--out", str(workdir / "review"), env=dict(env))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"source: long-term store at {store.url}" in done.stdout
+    assert f"From long-term store at {store.url}" in (workdir / "review" / "review.md").read_text()
+
+    # A period the store does not hold (before its first sample): Prometheus, which here does not answer.
+    earlier = ["--from", f"{start - 86400:.0f}", "--to", f"{start - 80000:.0f}", "--prometheus", no_prometheus]
+    done = review(*earlier, "--long-term", store.url, env=dict(env))
+    assert "holds nothing at the period's start; reading Prometheus" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 1 and done.stderr.startswith(f"error: Prometheus at {no_prometheus} does not answer")
+    # Wrong credentials: the store refuses, and the review says so before reading Prometheus.
+    (workdir / "wrong").write_text("not-the-password\n")
+    done = review(*period, "--long-term", store.url, env={**env, "LONG_TERM_PASSWORD_FILE": str(workdir / "wrong")})
+    assert f"long-term store at {store.url} does not answer" in done.stdout and "reading Prometheus" in done.stdout
+
+    # `make review` names no store: the one the local stack's Prometheus writes to, read from the stack's config.
+    run_dir = workdir / "stack"
+    run_dir.mkdir()
+    (run_dir / "prometheus.yml").write_text(render_config.render(
+        app_sd={}, worker_sd={}, redis_exporter="r:1", alertmanager="a:1",
+        prometheus=no_prometheus.split("://")[1], rule_files=[], remote_write_url=f"{store.url}/api/v1/write",
+        remote_write_username=USERNAME, remote_write_password_file=str(workdir / "secrets" / "long-term-password")))
+    done = review(*period, "--out", str(workdir / "review2"), env={"RUN_DIR": str(run_dir)})
+    assert done.returncode == 0 and f"source: long-term store at {store.url}" in done.stdout, done.stdout + done.stderr
