@@ -165,5 +165,5 @@ backfill: tools $(STAMP) ## load DAYS (default 15) of realistic history, rules a
 	$(PY) -m stack.backfill --days $(DAYS) --stack-targets --data-dir var/stack/prometheus-data \
 	  --prometheus http://127.0.0.1:$(or $(PROMETHEUS_PORT),9090)
 
-review: $(STAMP) ## the post-launch checklist as var/reviews/<date>/review.md with charts (SINCE=7d, REVIEW_ARGS="--from T --to T --out DIR")
+review: $(STAMP) ## the post-launch checklist as var/reviews/<date>/review.md with charts (SINCE=7d, REVIEW_ARGS="--from T --to T --out DIR --long-term URL"); reads the long-term store when the stack writes to one
 	$(PY) -m stack.review --prometheus http://127.0.0.1:$(or $(PROMETHEUS_PORT),9090) $(if $(SINCE),--since $(SINCE)) $(REVIEW_ARGS)

@@ -57,7 +57,9 @@ EXPLANATION = """\
 # from its `severity` by prometheus/rulesets/model.py (from monitoring_spec/routing.py):
 #   page    -> email, slack, pagerduty   HighErrorRate, StudioAppDown, SLO burn (1h/5m, 6h/30m)
 #   warning -> email, slack              ErrorSpike, TargetDown, RedisDown, Celery*, CacheHitRatioCollapse,
-#                                        PrometheusRuleFailures, AlertmanagerNotificationsFailing
+#                                        PrometheusRuleFailures, AlertmanagerNotificationsFailing,
+#                                        PrometheusReplicaMissing, AlertmanagerClusterMemberMissing,
+#                                        PrometheusReplicasDisagree (STACK_HA=1)
 #   ticket  -> email                     SlowTransactions, DatabaseIssues, EndpointLatency*, SLO burn (1d/2h, 3d/6h)
 #   Watchdog -> deadmansswitch only (a webhook that must hear from us every minute).
 # One route per channel with `continue: true`, so an alert reaches exactly the channels it names;

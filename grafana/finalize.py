@@ -1,7 +1,7 @@
 """JSON clean-up: grafanalib 0.7.1's output -> the current Grafana dashboard model."""
 from __future__ import annotations
 
-from grafana.panels import DATASOURCE_NAME, DATASOURCE_UID
+from grafana.panels import DATASOURCE_NAME, DATASOURCE_UID, LONG_TERM_NAME, LONG_TERM_UID
 
 SCHEMA_VERSION = 39  # what Grafana 10.4 / 11.x writes; newer Grafana migrates it forward
 
@@ -59,7 +59,9 @@ def _variable(v: dict) -> dict:
     v.setdefault("regex", "")
     # No ``definition`` (the editor's display copy of ``query``): @grafana/schema's VariableModel has no such
     # field, and the variable runs from ``query``.
-    if v["type"] == "datasource":
+    if v["type"] == "datasource" and v["name"] == "slo_source":
+        v["current"] = {"selected": True, "text": LONG_TERM_NAME, "value": LONG_TERM_UID}
+    elif v["type"] == "datasource":
         v["current"] = {"selected": True, "text": DATASOURCE_NAME, "value": DATASOURCE_UID}
     elif v["type"] == "query" and v.get("includeAll"):
         v["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}

@@ -18,6 +18,11 @@ from monitoring_spec.promql import sel, user_traffic
 DATASOURCE_UID = "prometheus"  # must match grafana/provisioning/datasources/prometheus.yml
 DATASOURCE_NAME = "Prometheus"
 DS = {"type": "prometheus", "uid": "${datasource}"}
+# Panels over SLO periods (30 days: twice what Prometheus keeps) read the long-term store by default.  Its data
+# source always answers: without a store its URL is Prometheus' own (LONG_TERM_URL, provisioning/long-term.yml).
+LONG_TERM_UID = "long-term"  # must match grafana/provisioning/datasources/long-term.yml
+LONG_TERM_NAME = "Long-term"
+SLO_DS = {"type": "prometheus", "uid": "${slo_source}"}
 TAG = "studio"
 GENERATED_MARKER = ("generated, do not edit: source grafana/dashboards/*.py and monitoring_spec; change the "
                     "Python source and run `make generate` (python -m grafana.generate).")
@@ -66,14 +71,14 @@ def target_description(target: spec.EndpointTarget) -> str:
 
 
 def q(expr: str, legend: str = "", ref: str = "A", instant: bool = False,
-      table: bool = False) -> g.Target:
+      table: bool = False, datasource: dict = DS) -> g.Target:
     return g.Target(
         expr=expr,
         legendFormat=legend,
         refId=ref,
         instant=instant,
         format="table" if table else "time_series",
-        datasource=DS,
+        datasource=datasource,
     )
 
 
@@ -93,6 +98,11 @@ def percentile_targets(histogram: str, matchers, *, with_average: bool = False) 
 def datasource_var() -> g.Template:
     return g.Template(name="datasource", label="Data source", type="datasource",
                       query="prometheus", default=DATASOURCE_UID)
+
+
+def slo_source_var() -> g.Template:
+    return g.Template(name="slo_source", label="SLO data source", type="datasource",
+                      query="prometheus", default=LONG_TERM_UID)
 
 
 def query_var(name: str, label: str, query: str) -> g.Template:
@@ -230,7 +240,7 @@ def stat(title: str, targets: list, *, unit: str = "short", description: str = "
 def bargauge(title: str, targets: list, *, unit: str = "short", description: str = "",
              steps_: list[dict] | None = None, color_mode: str = "thresholds",
              min_: float | None = None, max_: float | None = None,
-             links=()) -> g.BarGauge:
+             links=(), datasource: dict = DS) -> g.BarGauge:
     defaults: dict = {"unit": unit, "color": {"mode": color_mode}}
     if min_ is not None:
         defaults["min"] = min_
@@ -239,7 +249,7 @@ def bargauge(title: str, targets: list, *, unit: str = "short", description: str
     return g.BarGauge(
         title=title,
         description=description,
-        dataSource=DS,
+        dataSource=datasource,
         targets=list(targets),
         thresholds=steps_ or steps("green"),
         displayMode=g.GAUGE_DISPLAY_MODE_GRADIENT,

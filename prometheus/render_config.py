@@ -3,7 +3,8 @@
 docker compose: DNS service discovery (every `app` replica of `docker compose up --scale app=3`).
 local processes (`make up` without Docker): file service discovery, written by the stack.
 
-    python -m prometheus.render_config              # write prometheus/prometheus.yml, prometheus-2.yml (compose)
+    python -m prometheus.render_config              # write prometheus/prometheus.yml, prometheus-2.yml and
+                                                    # prometheus-long-term.yml (compose, --profile ha / long-term)
     python -m prometheus.render_config --check      # exit 1 when the committed file drifted
 """
 from __future__ import annotations
@@ -43,13 +44,18 @@ def _targets(addresses: list[str] | dict) -> dict:
     if isinstance(addresses, dict):
         return copy.deepcopy(addresses)
     return {"static_configs": [{"targets": list(addresses)}]}
+LONG_TERM_JOB = "victoria-metrics"
+LONG_TERM_PORT = 8428
+LONG_TERM_FILE = HERE / "prometheus-long-term.yml"  # docker compose --profile long-term
 
 
 def render(*, app_sd: dict, worker_sd: dict, redis_exporter: str, alertmanager: str, prometheus: str,
            rule_files: list[str], scrape_interval: str = "15s", evaluation_interval: str = "15s",
            metrics_credentials_file: str | None = None, environment: str = "development",
            alertmanagers: list[str] | dict | None = None, replica: str | None = None,
-           peers: list[str] | dict | None = None) -> str:
+           peers: list[str] | dict | None = None,
+           remote_write_url: str | None = None, remote_write_username: str | None = None,
+           remote_write_password_file: str | None = None, long_term_target: str | None = None) -> str:
     """prometheus.yml as text.
 
     High availability (all three None for one Prometheus and one Alertmanager): `alertmanagers` every
@@ -93,13 +99,33 @@ def render(*, app_sd: dict, worker_sd: dict, redis_exporter: str, alertmanager: 
         config["scrape_configs"].append({
             "job_name": PEER_JOB,
             "honor_labels": True,  # the peer's alert labels (job, instance of what is down) and its replica label
+            # Federated samples keep the peer's timestamps and get no stale marker: a resolved alert would linger
+            # as peer_ALERTS for the 5-minute lookback; scrape-time timestamps make it vanish at the next scrape.
+            "honor_timestamps": False,
             "metrics_path": "/federate",
             "params": {"match[]": [PEER_MATCH]},
             **_targets(peers),
             "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": "ALERTS",
                                         "target_label": "__name__", "replacement": PEER_ALERTS}],
         })
+    if remote_write_url:
+        config["remote_write"] = [remote_write(remote_write_url, remote_write_username, remote_write_password_file)]
+    if long_term_target:  # the long-term store's own health (its /metrics needs no credentials)
+        config["scrape_configs"].append(
+            {"job_name": LONG_TERM_JOB, "static_configs": [{"targets": [long_term_target]}]})
     return HEADER + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def remote_write(url: str, username: str | None = None, password_file: str | None = None) -> dict:
+    """One remote_write endpoint.  A password only ever as a file Prometheus reads (never inline in the config),
+    and only with a user name: basic auth needs both.  The default queue (10 000 samples per shard, batches of
+    2 000 sent at least every 5 s) keeps up with this stack's few thousand series with room to spare."""
+    if bool(username) != bool(password_file):
+        raise ValueError("remote_write basic auth needs both a user name and a password file")
+    endpoint: dict = {"url": url}
+    if password_file:
+        endpoint["basic_auth"] = {"username": username, "password_file": password_file}
+    return endpoint
 
 
 # docker compose: replica a is the service `prometheus` (prometheus.yml), replica b `prometheus-2`
@@ -110,7 +136,7 @@ COMPOSE_FILE_2 = HERE / "prometheus-2.yml"
 COMPOSE_REPLICAS = {"a": ("prometheus", "prometheus-2"), "b": ("prometheus-2", "prometheus")}
 
 
-def render_compose(replica: str = "a") -> str:
+def render_compose(replica: str = "a", *, long_term: bool = False) -> str:
     def dns(name: str, port: int) -> dict:
         return {"dns_sd_configs": [{"names": [name], "type": "A", "port": port, "refresh_interval": "15s"}]}
 
@@ -126,14 +152,21 @@ def render_compose(replica: str = "a") -> str:
                        **dns("alertmanager-2", ALERTMANAGER_PORT)},
         replica=replica,
         peers=dns(peer, PROMETHEUS_PORT),
+        **(compose_long_term() if long_term else {}),
     )
+
+
+def compose_long_term() -> dict:
+    # Inside the compose network only (its published port is bound to 127.0.0.1), so no credentials.
+    address = f"{LONG_TERM_JOB}:{LONG_TERM_PORT}"
+    return {"remote_write_url": f"http://{address}/api/v1/write", "long_term_target": address}
 
 
 def render_local(*, targets_dir: Path, rules_dir: Path, redis_exporter: str, alertmanager: str, prometheus: str,
                  scrape_interval: str = "5s", evaluation_interval: str = "5s",
                  metrics_credentials_file: str | None = None, environment: str = "development",
                  alertmanagers: list[str] | None = None, replica: str | None = None,
-                 peers: list[str] | None = None) -> str:
+                 peers: list[str] | None = None, **long_term) -> str:
     def files(name: str) -> dict:
         return {"file_sd_configs": [{"files": [str(targets_dir / f"{name}.json")], "refresh_interval": "5s"}]}
 
@@ -141,12 +174,13 @@ def render_local(*, targets_dir: Path, rules_dir: Path, redis_exporter: str, ale
         app_sd=files("app"), worker_sd=files("worker"), redis_exporter=redis_exporter, alertmanager=alertmanager,
         prometheus=prometheus, rule_files=[str(rules_dir / "*.yml")], scrape_interval=scrape_interval,
         evaluation_interval=evaluation_interval, metrics_credentials_file=metrics_credentials_file,
-        environment=environment, alertmanagers=alertmanagers, replica=replica, peers=peers)
+        environment=environment, alertmanagers=alertmanagers, replica=replica, peers=peers, **long_term)
 
 
 def main(argv=None) -> int:
     return artifacts.main(lambda: {COMPOSE_FILE.relative_to(artifacts.ROOT): render_compose("a"),
-                                   COMPOSE_FILE_2.relative_to(artifacts.ROOT): render_compose("b")},
+                                   COMPOSE_FILE_2.relative_to(artifacts.ROOT): render_compose("b"),
+                                   LONG_TERM_FILE.relative_to(artifacts.ROOT): render_compose("a", long_term=True)},
                           __doc__.split("\n\n")[0], argv)
 
 

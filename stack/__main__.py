@@ -124,7 +124,7 @@ def up(args) -> int:
     failed = [r.name for r in rows if not r.ok]
     print(f"\nPython Learning Studio {'is not healthy' if failed else 'is up'} ({len(rows)} services, "
           f"{cfg.mode} settings):\n"
-          f"{health.render(rows)}\n  {'logs':<15} {LOGFILE}")
+          f"{health.render(rows)}\n  {'logs':<16} {LOGFILE}")
     if not alive():
         print(f"\nthe stack stopped: {first_exit(LOGFILE)}. `make logs` shows why.")
         stop()

@@ -19,7 +19,7 @@ class Row:
 
     def line(self) -> str:
         scrape = f"  [{self.scrape}]" if self.scrape else ""
-        return f"  {self.name:<15} {self.state:<12} {self.detail}{scrape}"
+        return f"  {self.name:<16} {self.state:<12} {self.detail}{scrape}"
 
 
 def http_ok(url: str) -> bool:

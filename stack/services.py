@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -68,6 +69,12 @@ class StackConfig:
     scrape_interval: str = "5s"
     alert_group_wait: str = "5s"
     mode: str = "development"  # STACK_ENV: which settings the app, the worker and beat run
+    long_term: bool = False  # STACK_LONG_TERM=1: VictoriaMetrics, fed by Prometheus' remote_write
+    long_term_port: int = 8428
+    # 30-day SLO windows looked at for a year back need 365 + 30 days; VictoriaMetrics drops whole months.
+    long_term_retention: str = "400d"
+    long_term_username: str = "prometheus"
+    long_term_password_file: str | None = None  # LONG_TERM_PASSWORD_FILE: basic auth on VictoriaMetrics when set
     env: dict = field(default_factory=dict)
     # STACK_HA=1: a second Prometheus replica and a second Alertmanager, the two Alertmanagers one cluster.
     ha: bool = False
@@ -104,6 +111,10 @@ class StackConfig:
     @property
     def alertmanager_urls(self) -> list[str]:
         return [self.alertmanager_url] + ([f"http://{self.host}:{self.alertmanager2_port}"] if self.ha else [])
+
+    @property
+    def long_term_url(self) -> str:
+        return f"http://{self.host}:{self.long_term_port}"
 
     @property
     def sink_url(self) -> str:
@@ -163,6 +174,37 @@ def production_env(cfg: StackConfig, env) -> dict:
     }
 
 
+def long_term_config(cfg: StackConfig, env) -> None:
+    cfg.long_term = env.get_bool("STACK_LONG_TERM")
+    cfg.long_term_port = int(env.get("VICTORIA_METRICS_PORT", str(cfg.long_term_port)))
+    cfg.long_term_retention = env.get("STACK_LONG_TERM_RETENTION", cfg.long_term_retention)
+    if not re.fullmatch(r"[1-9]\d*[hdwy]?", cfg.long_term_retention):
+        raise SystemExit(f"STACK_LONG_TERM_RETENTION must be like 400d, 58w or 1y (a bare number is months); "
+                         f"got {cfg.long_term_retention!r}")
+    cfg.long_term_username = env.get("LONG_TERM_USERNAME", cfg.long_term_username)
+    password_file = env.get("LONG_TERM_PASSWORD_FILE", "")
+    if password_file:
+        path = Path(password_file).expanduser().resolve()
+        if not path.is_file() or not path.read_text().strip():
+            raise SystemExit(f"LONG_TERM_PASSWORD_FILE={password_file}: not a file with a password in it")
+        cfg.long_term_password_file = str(path)
+
+
+def long_term_command(cfg: StackConfig, binary: str) -> str:
+    """VictoriaMetrics 1.79 takes its basic-auth password only as a flag value, and a flag is readable by every
+    user in /proc/PID/cmdline.  Its -envflag.enable reads flags from the environment instead
+    (/proc/PID/environ: the owner only); the shell fills it from the file, so the password is never on a
+    command line nor in the Procfile."""
+    q = lambda p: shlex.quote(str(p))
+    auth = ""
+    if cfg.long_term_password_file:
+        auth = (f"VM_httpAuth_username={q(cfg.long_term_username)} "
+                f"VM_httpAuth_password=\"$(cat {q(cfg.long_term_password_file)})\" ")
+    return (f"{auth}exec {binary} -envflag.enable -envflag.prefix=VM_ "
+            f"-httpListenAddr={cfg.host}:{cfg.long_term_port} -storageDataPath={q(RUN_DIR / 'victoria-metrics-data')} "
+            f"-retentionPeriod={cfg.long_term_retention} -loggerLevel=WARN")
+
+
 def load_config() -> StackConfig:
     from config import env  # reads .env
 
@@ -190,6 +232,7 @@ def load_config() -> StackConfig:
         alertmanager_cluster_port=port("ALERTMANAGER_CLUSTER_PORT", 9094),
         alertmanager2_cluster_port=port("ALERTMANAGER2_CLUSTER_PORT", 9096),
     )
+    long_term_config(cfg, env)
     cfg.mode = env.get("STACK_ENV", "development")
     if cfg.mode not in MODES:
         raise SystemExit(f"STACK_ENV must be one of {', '.join(MODES)}; got {cfg.mode!r}")
@@ -280,6 +323,12 @@ def services(cfg: StackConfig) -> list[Service]:
                   f"--web.external-url={cfg.alertmanager_url} {alertmanager_cluster_flags(cfg, 1)}",
         health_url=f"{cfg.alertmanager_url}/-/ready", url=cfg.alertmanager_url,
         target=["alertmanager", at(cfg.alertmanager_port)]))
+    if cfg.long_term:
+        out.append(_monitoring_service(
+            "victoria-metrics", "victoria-metrics", lambda b: long_term_command(cfg, b),
+            # /health and /metrics answer without the basic auth that guards writes and queries.
+            health_url=f"{cfg.long_term_url}/health", url=cfg.long_term_url,
+            target=[prometheus_config.LONG_TERM_JOB, at(cfg.long_term_port)]))
     out.append(_monitoring_service(
         "prometheus", "prometheus",
         lambda b: f"exec {b} --config.file={q(run / 'prometheus.yml')} "
@@ -306,6 +355,8 @@ def services(cfg: StackConfig) -> list[Service]:
     if grafana:
         out.append(Service(
             "grafana",
+            # The SLO panels' data source: the long-term store, or Prometheus when there is none.
+            f"LONG_TERM_URL={cfg.long_term_url if cfg.long_term else cfg.prometheus_url} "
             f"PROMETHEUS_URL={cfg.prometheus_url} GRAFANA_DASHBOARDS_DIR={q(ROOT / 'grafana' / 'dashboards')} "
             f"exec {grafana} {'server ' if grafana.endswith('grafana') else ''}"
             f"--homepath /usr/share/grafana --config {q(run / 'grafana.ini')}",
@@ -346,6 +397,8 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
     (targets / "worker.json").write_text(json.dumps(
         [{"targets": [f"{cfg.host}:{p}" for p in cfg.worker_metrics_ports], "labels": {"deployment": "local"}}],
         indent=2))
+    # Both replicas remote_write to the store (it keeps each replica's series apart by the replica label).
+    long_term = long_term_render_args(cfg) if any(s.name == "victoria-metrics" and s.started for s in svcs) else {}
     alertmanagers = [f"{cfg.host}:{cfg.alertmanager_port}", f"{cfg.host}:{cfg.alertmanager2_port}"]
     replicas = {"prometheus": ("a", f"{cfg.host}:{cfg.prometheus_port}"),
                 "prometheus2": ("b", f"{cfg.host}:{cfg.prometheus2_port}")}
@@ -361,7 +414,7 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
             evaluation_interval=cfg.scrape_interval,
             # When /metrics is closed by a token, Prometheus reads the same file the app does.
             metrics_credentials_file=cfg.env.get("METRICS_TOKEN_FILE") or os.environ.get("METRICS_TOKEN_FILE") or None,
-            environment=cfg.mode, **ha))  # the pages' environment= label; the targets say deployment=local
+            environment=cfg.mode, **ha, **long_term))  # the pages' environment= label; the targets say deployment=local
     for name, peer_name in (("alertmanager", "am1"), ("alertmanager2", "am2")) if cfg.ha else [("alertmanager", None)]:
         (RUN_DIR / f"{name}.yml").write_text(alertmanager_config.render_local(
             smtp_smarthost=f"{cfg.host}:{cfg.sink_smtp_port}", webhook_base_url=cfg.sink_url,
@@ -373,6 +426,13 @@ def write_configs(cfg: StackConfig, svcs: list[Service]) -> None:
         (RUN_DIR / "grafana.ini").write_text(
             f"[server]\nhttp_addr = {cfg.host}\nhttp_port = {cfg.grafana_port}\n"
             f"[paths]\ndata = {RUN_DIR / 'grafana-data'}\nprovisioning = {ROOT / 'grafana' / 'provisioning'}\n")
+
+
+def long_term_render_args(cfg: StackConfig) -> dict:
+    auth = ({"remote_write_username": cfg.long_term_username,
+             "remote_write_password_file": cfg.long_term_password_file} if cfg.long_term_password_file else {})
+    return {"remote_write_url": f"{cfg.long_term_url}/api/v1/write",
+            "long_term_target": f"{cfg.host}:{cfg.long_term_port}", **auth}
 
 
 def render_procfile(svcs: list[Service]) -> str:

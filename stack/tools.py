@@ -43,12 +43,14 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("redis-exporter", ("prometheus-redis-exporter", "redis_exporter"), "prometheus-redis-exporter",
          "redis_exporter"),
     Tool("redis-server", ("redis-server",), "redis-server", "redis"),
+    # The long-term store (STACK_LONG_TERM=1) and its tests; upstream's release binary is victoria-metrics-prod.
+    Tool("victoria-metrics", ("victoria-metrics", "victoria-metrics-prod"), "victoria-metrics", "victoriametrics"),
     # Only when the tests have no PostgreSQL to talk to: they start a throwaway one (tests/fixtures/postgres.py).
     Tool("pg_ctl", ("pg_ctl",), "postgresql", "postgresql@15", POSTGRES_DIRS),
     Tool("initdb", ("initdb",), "postgresql", "postgresql@15", POSTGRES_DIRS),
 )}
 # What the stack and the suite always need; PostgreSQL's server tools are added only when no server answers.
-ALWAYS = ("prometheus", "promtool", "alertmanager", "amtool", "redis-exporter", "redis-server")
+ALWAYS = ("prometheus", "promtool", "alertmanager", "amtool", "redis-exporter", "redis-server", "victoria-metrics")
 POSTGRES = ("pg_ctl", "initdb")
 
 

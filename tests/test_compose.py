@@ -29,7 +29,8 @@ def test_services(compose):
     optional = {name for name, s in services.items() if s.get("profiles")}
     assert {"glitchtip", "glitchtip-worker"} <= optional, "GlitchTip is an opt-in profile"
     assert {"prometheus-2", "alertmanager-2"} <= optional, "high availability is an opt-in profile"
-    assert all(services[name].get("profiles") in (["sentry"], ["ha"]) for name in optional)
+    assert all(services[name].get("profiles") in (["sentry"], ["ha"], ["long-term"]) for name in optional)
+    assert services["victoria-metrics"]["profiles"] == ["long-term"], "the long-term store is opt-in"
     assert not CORE & optional, "the core stack starts without profiles"
 
 

@@ -184,7 +184,29 @@ def test_datasource_provisioning_uid_matches_dashboards(dashboards):
             if node.get("builtIn") == 1:
                 assert ds == {"type": "grafana", "uid": "-- Grafana --"}, name
             else:
-                assert ds == {"type": "prometheus", "uid": "${datasource}"}, f"{name}: {node}"
+                assert ds in (panels.DS, panels.SLO_DS), f"{name}: {node}"
+
+
+def test_slo_panels_read_the_long_term_store_with_prometheus_behind_it(dashboards):
+    doc = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "long-term.yml").read_text())
+    (source,) = doc["datasources"]
+    assert source["type"] == "prometheus" and source["uid"] == panels.LONG_TERM_UID
+    assert source["name"] == panels.LONG_TERM_NAME and source["isDefault"] is False
+    assert source["url"] == "${LONG_TERM_URL}", "the URL comes from the environment"
+    slo_panels = []
+    for name, dash in dashboards.items():
+        variables = {v["name"]: v for v in dash["templating"]["list"]}
+        for panel in dash["panels"]:
+            if panel.get("datasource") == panels.SLO_DS:
+                slo_panels.append(panel["title"])
+                assert all(t["datasource"] == panels.SLO_DS for t in panel["targets"]), panel["title"]
+                var = variables["slo_source"]
+                assert var["type"] == "datasource" and var["query"] == "prometheus", name
+                assert var["current"]["value"] == panels.LONG_TERM_UID, name
+    assert "Share of GET requests within target (selected range)" in slo_panels
+    # Without a store the data source must still answer: whoever starts Grafana points it at Prometheus.
+    grafana = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["grafana"]["environment"]
+    assert grafana["LONG_TERM_URL"] == "${LONG_TERM_URL:-" + grafana["PROMETHEUS_URL"] + "}"
 
 
 def test_dashboard_provider_points_at_mounted_directory():

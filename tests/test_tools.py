@@ -18,7 +18,7 @@ import pytest
 from stack import tools
 from tests.fixtures.servers import PROJECT_DIR, free_port
 
-ALL_PACKAGES = "prometheus prometheus-alertmanager prometheus-redis-exporter redis-server"
+ALL_PACKAGES = "prometheus prometheus-alertmanager prometheus-redis-exporter redis-server victoria-metrics"
 BOUND_SECONDS = 10  # the issue's bound for "stops within seconds"
 
 
@@ -86,7 +86,7 @@ FAKE_APT = """#!/bin/sh
 # Records each call; `install` puts the tools the packages ship on PATH, as the real packages would.
 echo "$*" >> {log}
 case "$1" in install) for t in prometheus promtool prometheus-alertmanager amtool prometheus-redis-exporter \\
-  redis-server; do printf '#!/bin/sh\\n' > {bindir}/$t; /bin/chmod +x {bindir}/$t; done;; esac
+  redis-server victoria-metrics; do printf '#!/bin/sh\\n' > {bindir}/$t; /bin/chmod +x {bindir}/$t; done;; esac
 """
 
 

@@ -29,6 +29,7 @@ def build():
                     target.name,
                     ref=chr(ord("A") + i),
                     instant=True,
+                    datasource=ui.SLO_DS,
                 )
                 for i, target in enumerate(t.TARGETS)
             ],
@@ -36,11 +37,14 @@ def build():
             min_=0,
             max_=1,
             steps_=ui.steps("red", (slo, "green")),
+            datasource=ui.SLO_DS,  # over an SLO period (30 days) only the long-term store has every sample
             description=(
                 "Per endpoint: share of GET requests that finished within the endpoint's "
                 "Target latency (exact: every target is a histogram bucket edge). Green "
                 f"from {pq.percent_text(slo)}, the latency SLO objective. "
                 + " ".join(f"{x.name}: {x.target_ms} ms." for x in t.TARGETS)
+                + " Read from the SLO data source: the long-term store (a 30-day range outlives Prometheus' "
+                "retention), which is Prometheus itself when no store runs."
             ),
         ),
         w=12,
@@ -222,5 +226,5 @@ def build():
         "(Excellent / Target / Needs work bands read from app/thresholds.py), and the share "
         "of requests within target.",
         lay,
-        [ui.datasource_var(), ui.instance_var(), ui.view_var()],
+        [ui.datasource_var(), ui.slo_source_var(), ui.instance_var(), ui.view_var()],
     )

@@ -7,6 +7,7 @@ raw counters with increase(), as the dashboards do.
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import urllib.error
@@ -34,13 +35,16 @@ class QueryFailed(RuntimeError):
 
 
 class Client:
-    def __init__(self, url: str, timeout: float = 60):
+    def __init__(self, url: str, timeout: float = 60, auth: tuple[str, str] | None = None):
         self.url, self.timeout = url.rstrip("/"), timeout
+        # The long-term store may want basic auth (LONG_TERM_PASSWORD_FILE); Prometheus here does not.
+        self.headers = {"Authorization": "Basic " + base64.b64encode(":".join(auth).encode()).decode()} if auth else {}
 
     def query(self, expr: str, at: float) -> list[dict]:
         params = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}"})
+        request = urllib.request.Request(f"{self.url}/api/v1/query?{params}", headers=self.headers)
         try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/query?{params}", timeout=self.timeout) as resp:
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 body = json.load(resp)
         except urllib.error.HTTPError as exc:
             raise QueryFailed(f"{expr}: {exc.read().decode(errors='replace')[:300]}") from None

@@ -81,10 +81,10 @@ class Charts:
         return self.save(fig, name)
 
 
-def render(sections: list[Section], start: float, end: float, prometheus: str, out_dir: Path) -> str:
+def render(sections: list[Section], start: float, end: float, source: str, out_dir: Path) -> str:
     charts = Charts(out_dir)
     md = [f"# Weekly review: {when(start)} to {when(end)}", "",
-          f"From Prometheus at {prometheus}; the guide's post-launch checklist (docs: monitoring guide, section 8). "
+          f"From {source}; the guide's post-launch checklist (docs: monitoring guide, section 8). "
           "Targets and thresholds from `monitoring_spec/`.", ""]
     empty = [s.title for s in sections if s.empty]
     md += ["Sections with no data: " + ("; ".join(empty) if empty else "none"), ""]
