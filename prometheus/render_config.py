@@ -109,7 +109,13 @@ def render(*, app_sd: dict, worker_sd: dict, redis_exporter: str, alertmanager: 
                                         "target_label": "__name__", "replacement": PEER_ALERTS}],
         })
     if remote_write_url:
-        config["remote_write"] = [remote_write(remote_write_url, remote_write_username, remote_write_password_file)]
+        endpoint = remote_write(remote_write_url, remote_write_username, remote_write_password_file)
+        if replica:
+            # Both replicas write the same series: without their replica label they are one series in the store
+            # (which keeps one sample per scrape interval, -dedup.minScrapeInterval), not two that sums and
+            # `make review` would count twice.  Write relabelling runs after external labels are added.
+            endpoint["write_relabel_configs"] = [{"action": "labeldrop", "regex": REPLICA_LABEL}]
+        config["remote_write"] = [endpoint]
     if long_term_target:  # the long-term store's own health (its /metrics needs no credentials)
         config["scrape_configs"].append(
             {"job_name": LONG_TERM_JOB, "static_configs": [{"targets": [long_term_target]}]})

@@ -202,7 +202,10 @@ def long_term_command(cfg: StackConfig, binary: str) -> str:
                 f"VM_httpAuth_password=\"$(cat {q(cfg.long_term_password_file)})\" ")
     return (f"{auth}exec {binary} -envflag.enable -envflag.prefix=VM_ "
             f"-httpListenAddr={cfg.host}:{cfg.long_term_port} -storageDataPath={q(RUN_DIR / 'victoria-metrics-data')} "
-            f"-retentionPeriod={cfg.long_term_retention} -loggerLevel=WARN")
+            f"-retentionPeriod={cfg.long_term_retention} -loggerLevel=WARN"
+            # STACK_HA: two replicas write each series (render_config drops their replica label); one sample per
+            # scrape interval is kept.
+            + (f" -dedup.minScrapeInterval={cfg.scrape_interval}" if cfg.ha else ""))
 
 
 def load_config() -> StackConfig:
