@@ -208,6 +208,16 @@ def long_term_command(cfg: StackConfig, binary: str) -> str:
             + (f" -dedup.minScrapeInterval={cfg.scrape_interval}" if cfg.ha else ""))
 
 
+def long_term_credentials(cfg: StackConfig) -> str:
+    """Grafana's environment for the long-term data source's basic auth (provisioning/datasources/long-term.yml):
+    empty unless the store wants a password, filled by the shell from the file as for VictoriaMetrics itself."""
+    if not (cfg.long_term and cfg.long_term_password_file):
+        return ""
+    q = lambda p: shlex.quote(str(p))
+    return (f"LONG_TERM_USERNAME={q(cfg.long_term_username)} "
+            f"LONG_TERM_PASSWORD=\"$(cat {q(cfg.long_term_password_file)})\" ")
+
+
 def load_config() -> StackConfig:
     from config import env  # reads .env
 
@@ -359,7 +369,7 @@ def services(cfg: StackConfig) -> list[Service]:
         out.append(Service(
             "grafana",
             # The SLO panels' data source: the long-term store, or Prometheus when there is none.
-            f"LONG_TERM_URL={cfg.long_term_url if cfg.long_term else cfg.prometheus_url} "
+            f"LONG_TERM_URL={cfg.long_term_url if cfg.long_term else cfg.prometheus_url} {long_term_credentials(cfg)}"
             f"PROMETHEUS_URL={cfg.prometheus_url} GRAFANA_DASHBOARDS_DIR={q(ROOT / 'grafana' / 'dashboards')} "
             f"exec {grafana} {'server ' if grafana.endswith('grafana') else ''}"
             f"--homepath /usr/share/grafana --config {q(run / 'grafana.ini')}",

@@ -231,8 +231,36 @@ def test_stack_runs_the_store_with_the_password_from_its_file(monkeypatch, workd
         with urllib.request.urlopen(ok, timeout=5) as resp:
             assert json.load(resp)["status"] == "success"
         assert b"a-long-term-password" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        grafana_reads_the_store(monkeypatch, workdir, svc, cfg)
     finally:
         stop_process(proc)
+
+
+def grafana_reads_the_store(monkeypatch, workdir, svc, cfg) -> None:
+    """Grafana cannot run here: a stand-in grafana-server records the environment the stack's command gives it,
+    the provisioning file is interpolated as Grafana does (os.ExpandEnv: unset is empty), and its data source's
+    basic auth is sent to the real store."""
+    import re
+
+    fake_bin = workdir / "bin"
+    fake_bin.mkdir()
+    recorded = workdir / "grafana.env"
+    (fake_bin / "grafana-server").write_text(f"#!/bin/sh\nenv > {recorded}\n")
+    (fake_bin / "grafana-server").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
+    grafana = next(s for s in svc.services(cfg) if s.name == "grafana")
+    assert "a-long-term-password" not in grafana.command + svc.render_procfile([grafana])
+    subprocess.run(["sh", "-c", grafana.command], check=True, timeout=30)
+    environ = dict(line.split("=", 1) for line in recorded.read_text().splitlines() if "=" in line)
+    text = (PROJECT_DIR / "grafana" / "provisioning" / "datasources" / "long-term.yml").read_text()
+    text = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: environ.get(m.group(1) or m.group(2), ""), text)
+    (source,) = yaml.safe_load(text)["datasources"]
+    assert source["url"] == cfg.long_term_url and source["basicAuth"] is True
+    token = f"{source['basicAuthUser']}:{source['secureJsonData']['basicAuthPassword']}"
+    ok = urllib.request.Request(f"{source['url']}/api/v1/query?query=1", data=b"", headers={
+        "Authorization": "Basic " + base64.b64encode(token.encode()).decode()})  # POST: jsonData.httpMethod
+    with urllib.request.urlopen(ok, timeout=5) as resp:
+        assert json.load(resp)["status"] == "success"
 
 
 def test_stack_without_long_term_is_unchanged_and_bad_settings_are_refused(monkeypatch, workdir):
