@@ -329,40 +329,16 @@ def services(cfg: StackConfig) -> list[Service]:
         lambda b: f"exec {b} -redis.addr {q(cfg.redis_url.rsplit('/', 1)[0])} "
                   f"-web.listen-address {at(cfg.redis_exporter_port)}",
         health_url=f"http://{at(cfg.redis_exporter_port)}/metrics", target=["redis", at(cfg.redis_exporter_port)]))
-    out.append(_monitoring_service(
-        "alertmanager", "alertmanager",
-        lambda b: f"exec {b} --config.file={q(run / 'alertmanager.yml')} "
-                  f"--storage.path={q(run / 'alertmanager-data')} --web.listen-address={at(cfg.alertmanager_port)} "
-                  f"--web.external-url={cfg.alertmanager_url} {alertmanager_cluster_flags(cfg, 1)}",
-        health_url=f"{cfg.alertmanager_url}/-/ready", url=cfg.alertmanager_url,
-        target=["alertmanager", at(cfg.alertmanager_port)]))
+    out.append(alertmanager_service(cfg, 1))
     if cfg.long_term:
         out.append(_monitoring_service(
             "victoria-metrics", "victoria-metrics", lambda b: long_term_command(cfg, b),
             # /health and /metrics answer without the basic auth that guards writes and queries.
             health_url=f"{cfg.long_term_url}/health", url=cfg.long_term_url,
             target=[prometheus_config.LONG_TERM_JOB, at(cfg.long_term_port)]))
-    out.append(_monitoring_service(
-        "prometheus", "prometheus",
-        lambda b: f"exec {b} --config.file={q(run / 'prometheus.yml')} "
-                  f"--storage.tsdb.path={q(run / 'prometheus-data')} --web.listen-address={at(cfg.prometheus_port)} "
-                  f"--web.enable-lifecycle --web.external-url={cfg.prometheus_url}",
-        health_url=f"{cfg.prometheus_url}/-/ready", url=cfg.prometheus_url,
-        target=["prometheus", at(cfg.prometheus_port)]))
-    if cfg.ha:
-        am2_url, prom2_url = cfg.alertmanager_urls[1], cfg.prometheus_urls[1]
-        out.append(_monitoring_service(
-            "alertmanager2", "alertmanager",
-            lambda b: f"exec {b} --config.file={q(run / 'alertmanager2.yml')} "
-                      f"--storage.path={q(run / 'alertmanager2-data')} --web.listen-address={at(cfg.alertmanager2_port)} "
-                      f"--web.external-url={am2_url} {alertmanager_cluster_flags(cfg, 2)}",
-            health_url=f"{am2_url}/-/ready", url=am2_url, target=["alertmanager", at(cfg.alertmanager2_port)]))
-        out.append(_monitoring_service(
-            "prometheus2", "prometheus",
-            lambda b: f"exec {b} --config.file={q(run / 'prometheus2.yml')} "
-                      f"--storage.tsdb.path={q(run / 'prometheus2-data')} --web.listen-address={at(cfg.prometheus2_port)} "
-                      f"--web.enable-lifecycle --web.external-url={prom2_url}",
-            health_url=f"{prom2_url}/-/ready", url=prom2_url, target=["prometheus", at(cfg.prometheus2_port)]))
+    out.append(prometheus_service(cfg, 1))
+    if cfg.ha:  # the second members start last: each joins (gossip) or federates (prometheus-peer) the first
+        out += [alertmanager_service(cfg, 2), prometheus_service(cfg, 2)]
     grafana = shutil.which("grafana-server") or shutil.which("grafana")
     grafana_url = f"http://{at(cfg.grafana_port)}"
     if grafana:
@@ -379,6 +355,37 @@ def services(cfg: StackConfig) -> list[Service]:
                            note='grafana-server is not installed and there is no Docker engine; '
                                 'see README "Grafana without Docker"'))
     return out
+
+
+def member_name(kind: str, member: int) -> str:
+    """STACK_HA's members: "prometheus" and "prometheus2"; its files and data directories are named alike."""
+    return kind if member == 1 else f"{kind}{member}"
+
+
+def alertmanager_service(cfg: StackConfig, member: int) -> Service:
+    name, url = member_name("alertmanager", member), cfg.alertmanager_urls[member - 1]
+    port = (cfg.alertmanager_port, cfg.alertmanager2_port)[member - 1]
+    return _monitoring_service(
+        name, "alertmanager",
+        lambda b: f"exec {b} --config.file={_q(RUN_DIR / f'{name}.yml')} "
+                  f"--storage.path={_q(RUN_DIR / f'{name}-data')} --web.listen-address={cfg.host}:{port} "
+                  f"--web.external-url={url} {alertmanager_cluster_flags(cfg, member)}",
+        health_url=f"{url}/-/ready", url=url, target=["alertmanager", f"{cfg.host}:{port}"])
+
+
+def prometheus_service(cfg: StackConfig, member: int) -> Service:
+    name, url = member_name("prometheus", member), cfg.prometheus_urls[member - 1]
+    port = (cfg.prometheus_port, cfg.prometheus2_port)[member - 1]
+    return _monitoring_service(
+        name, "prometheus",
+        lambda b: f"exec {b} --config.file={_q(RUN_DIR / f'{name}.yml')} "
+                  f"--storage.tsdb.path={_q(RUN_DIR / f'{name}-data')} --web.listen-address={cfg.host}:{port} "
+                  f"--web.enable-lifecycle --web.external-url={url}",
+        health_url=f"{url}/-/ready", url=url, target=["prometheus", f"{cfg.host}:{port}"])
+
+
+def _q(path: Path) -> str:
+    return shlex.quote(str(path))
 
 
 def alertmanager_cluster_flags(cfg: StackConfig, member: int) -> str:
