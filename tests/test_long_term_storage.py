@@ -188,6 +188,51 @@ def test_store_counts_every_request_of_a_load_test(store, workdir, gunicorn_fact
         prometheus.stop()
 
 
+def test_two_replicas_write_one_series_with_one_sample_per_scrape(workdir):
+    """STACK_HA with STACK_LONG_TERM: both replicas remote_write every series.  Each drops its replica label
+    (render_config) and the store keeps one sample per scrape interval (its flags from the stack's own command),
+    so the store holds one series at the scrape rate, not two that sum(), nor one at twice the rate."""
+    import re
+
+    from stack import services as svc
+
+    cfg = svc.StackConfig(ha=True, long_term=True, scrape_interval="1s")
+    dedup = re.findall(r"-dedup\.minScrapeInterval=\S+", svc.long_term_command(cfg, "victoria-metrics"))
+    (workdir / "store").mkdir()
+    store = VictoriaMetrics(workdir / "store", flags=dedup).start()
+    address = store.url.split("://", 1)[1]
+    replicas = [Prometheus(workdir / f"prometheus-{replica}", app_targets=[], alertmanager=None, interval="1s",
+                           replica=replica, remote_write_url=f"{store.url}/api/v1/write", long_term_target=address)
+                for replica in ("a", "b")]
+    try:
+        for prometheus in replicas:
+            prometheus.start()
+        started = time.time()
+        expr = 'up{job="victoria-metrics"}'
+        deadline = time.monotonic() + 60
+        while not all(p.query(expr) for p in replicas):
+            assert time.monotonic() < deadline, "a replica never scraped the store"
+            time.sleep(0.2)
+        time.sleep(25)
+        at = time.time() - 2  # the newest seconds may still be in flight from one of the replicas
+        def query(q: str) -> list[dict]:
+            return json.loads(store.get("/api/v1/query", {"query": q, "time": f"{at:.3f}"}))["data"]["result"]
+        series = query(expr)
+        assert len(series) == 1 and "replica" not in series[0]["metric"], series
+        window = 20
+        assert started < at - window
+        (count,) = query(f"count_over_time({expr}[{window}s])")
+        samples_in_window = float(count["value"][1])
+        print(f"\ntwo replicas scraping every 1 s: {len(series)} series in the store, "
+              f"{samples_in_window:.0f} samples in {window} s")
+        # Two replicas undeduplicated: about twice the window.
+        assert window - 2 <= samples_in_window <= window * 1.25, "one sample per scrape interval, not one per replica"
+    finally:
+        for prometheus in replicas:
+            prometheus.stop()
+        store.stop()
+
+
 # --- the local stack's service (STACK_LONG_TERM=1) ---------------------------------------------------------------
 
 def long_term_env(monkeypatch, **values: str) -> None:
