@@ -3,6 +3,8 @@ hours average every fault of a run, whose outages spend real budget, so they are
 the fast burn and every other alert are the fault's."""
 from __future__ import annotations
 
+import json
+
 import yaml
 
 from stack.gameday.observe import spans_the_run
@@ -105,3 +107,35 @@ def test_a_snapshot_that_cannot_be_drawn_never_fails_the_game_day(tmp_path):
     assert snapshots.attach(results, url, tmp_path, log=said.append) == 0
     assert len(said) == 1 and url in said[0]
     assert all(r.snapshot == "" for r in results) and not (tmp_path / "snapshots").exists()
+
+
+def test_a_spike_waits_for_traffic_that_keeps_it_under_half_the_high_error_rate():
+    """prometheus-replica-down, run first (--only, 10 users): its 12 errors came into a window of a young stack's
+    few requests, and HighErrorRate fired (truly) and failed the fault.  The fault now waits for the window to
+    hold 12 / (5 % / 2) = 480 requests first; the faults that send a spike are marked."""
+    import monitoring_spec as spec
+    from stack.gameday.faults import FAULTS
+    from stack.gameday.observe import spike_traffic
+
+    assert spike_traffic(12, 0.05) == 480
+    needed = spike_traffic(spec.ERROR_SPIKE_MIN_ERRORS + 2, spec.HIGH_ERROR_RATE_RATIO)
+    assert (spec.ERROR_SPIKE_MIN_ERRORS + 2) / needed < spec.HIGH_ERROR_RATE_RATIO
+    spiking = {f.name for f in FAULTS.values() if "ErrorSpike" in f.expect(spec)} | {"scrape-gap"}
+    assert {f.name for f in FAULTS.values() if f.spike} == spiking
+
+
+def test_an_alert_notified_shortly_before_a_fault_is_found_firing_or_resolved(tmp_path):
+    """alertmanager-member-down right after prometheus-replica-down paged ErrorSpike 299 s in, not ~20 s: the
+    earlier fault's ErrorSpike group had sent its resolution 1 s before, and the new firing waited for that
+    group's next group_interval tick.  The game day says so in the fault's notes."""
+    from stack.gameday.observe import last_notified
+
+    store = tmp_path / "pages.jsonl"
+    lines = [{"received_at": 100.0, "receiver": "slack", "body": {"text": "[FIRING:1] ErrorSpike (warning)"}},
+             {"received_at": 400.0, "receiver": "email", "body": "[RESOLVED] ErrorSpike (warning)"},
+             {"received_at": 450.0, "receiver": "email", "body": "[FIRING:2] HighErrorRate (critical)"}]
+    store.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert last_notified(store, "ErrorSpike", 1000) == 400.0
+    assert last_notified(store, "ErrorSpike", 300) == 100.0
+    assert last_notified(store, "ErrorSpikeX", 1000) is None and last_notified(store, "TargetDown", 1000) is None
+    assert last_notified(tmp_path / "missing.jsonl", "ErrorSpike", 1000) is None

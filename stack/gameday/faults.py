@@ -33,6 +33,7 @@ class Fault:
     # Alerts whose page must reach each of their severity's receivers exactly once: a restart must not page
     # again for the same burst, two replicas and two Alertmanagers must not page twice.
     once: frozenset[str] = frozenset()
+    spike: bool = False  # it sends an error spike: the window must first hold traffic enough (traffic_for_a_spike)
 
 
 def worker_kill(gd) -> None:
@@ -174,9 +175,10 @@ HA_MEMBER_ALERTS = frozenset({"PrometheusReplicaMissing", "AlertmanagerClusterMe
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("worker-kill", "a gunicorn worker SIGKILLed under load", worker_kill),
-    Fault("scrape-gap", "the app's scrapes fail for 30 s, after an error burst has resolved", scrape_gap),
+    Fault("scrape-gap", "the app's scrapes fail for 30 s, after an error burst has resolved", scrape_gap,
+          spike=True),
     Fault("restart-mid-burst", "the app restarted in the middle of an error burst", restart_mid_burst,
-          lambda t: frozenset({"ErrorSpike"}), allowed=SLO_FAST_BURN, once=frozenset({"ErrorSpike"})),
+          lambda t: frozenset({"ErrorSpike"}), allowed=SLO_FAST_BURN, once=frozenset({"ErrorSpike"}), spike=True),
     Fault("redis-down", "Redis stopped past RedisDown's for:", redis_down, lambda t: frozenset({"RedisDown"}),
           needs="own_redis"),
     Fault("database-down", "PostgreSQL unreachable for a minute and more", database_down,
@@ -184,14 +186,15 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("worker-stop", "the Celery worker stopped while tasks are queued", worker_stop,
           lambda t: frozenset({"CeleryQueueBacklog", "TargetDown"})),
     Fault("alertmanager-down", "Alertmanager stopped while an alert starts firing, then restarted",
-          alertmanager_down, lambda t: frozenset({"ErrorSpike"}), page_from_recovery=True, allowed=SLO_FAST_BURN),
+          alertmanager_down, lambda t: frozenset({"ErrorSpike"}), page_from_recovery=True, allowed=SLO_FAST_BURN,
+          spike=True),
     Fault("prometheus-restart", "Prometheus restarted during steady load", prometheus_restart),
     Fault("prometheus-replica-down", "one of two Prometheus replicas down while an alert starts firing",
           prometheus_replica_down, lambda t: frozenset({"ErrorSpike"}), needs="ha",
-          allowed=SLO_FAST_BURN | HA_MEMBER_ALERTS, once=frozenset({"ErrorSpike"})),
+          allowed=SLO_FAST_BURN | HA_MEMBER_ALERTS, once=frozenset({"ErrorSpike"}), spike=True),
     Fault("alertmanager-member-down", "one of two clustered Alertmanagers down while an alert starts firing",
           alertmanager_member_down, lambda t: frozenset({"ErrorSpike"}), needs="ha",
-          allowed=SLO_FAST_BURN | HA_MEMBER_ALERTS, once=frozenset({"ErrorSpike"})),
+          allowed=SLO_FAST_BURN | HA_MEMBER_ALERTS, once=frozenset({"ErrorSpike"}), spike=True),
     Fault("database-slow", "a query slower than the guide's 500 ms", database_slow,
           lambda t: frozenset({"DatabaseIssues"})),
 )}

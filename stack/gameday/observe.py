@@ -6,6 +6,7 @@ import csv
 import functools
 import json
 import os
+import re
 import signal
 import time
 import urllib.error
@@ -133,6 +134,30 @@ def pages(store: Path, since: float) -> list[Page]:
                 if alerts:
                     out.append(Page(page["received_at"], page["receiver"], alerts))
     return out
+
+
+NOTIFIED = re.compile(r"\[(?:FIRING:\d+|RESOLVED)\] (\w+)")
+# Prometheus re-sends a resolved alert for 15 minutes; until those stop, Alertmanager keeps the alert's group.
+RESOLVED_RESEND_SECONDS = 15 * 60
+
+
+def last_notified(store: Path, alert: str, before: float) -> float | None:
+    """When the sinks last got a notification about `alert` (firing or resolved) before `before`.  While its
+    Alertmanager group lives on, the alert firing again joins that group and is sent at the group's next
+    group_interval tick (5m), not after group_wait (30s)."""
+    last = None
+    if store.exists():
+        for line in store.read_text().splitlines():
+            page = json.loads(line) if line.strip() else None
+            if page and page["received_at"] < before and alert in NOTIFIED.findall(json.dumps(page)):
+                last = page["received_at"]
+    return last
+
+
+def spike_traffic(spike_errors: int, high_error_ratio: float) -> float:
+    """User requests the alert window must hold for a spike of `spike_errors` to stay under half of
+    HighErrorRate's ratio: an ErrorSpike, not also a high error rate."""
+    return spike_errors / (high_error_ratio / 2)
 
 
 class LocustTotals:
