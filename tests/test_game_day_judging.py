@@ -139,3 +139,27 @@ def test_an_alert_notified_shortly_before_a_fault_is_found_firing_or_resolved(tm
     assert last_notified(store, "ErrorSpike", 300) == 100.0
     assert last_notified(store, "ErrorSpikeX", 1000) is None and last_notified(store, "TargetDown", 1000) is None
     assert last_notified(tmp_path / "missing.jsonl", "ErrorSpike", 1000) is None
+
+
+def test_a_fault_waits_until_every_resolution_reached_its_receivers(tmp_path):
+    """alertmanager-member-down started while prometheus-replica-down's ErrorSpike was resolved in Prometheus but
+    its resolution not yet sent: the new spike was, to Alertmanager, the same alert still firing, and no page
+    came in 390 s.  unresolved() is what the game day now waits on."""
+    from stack.gameday.observe import unresolved
+
+    store = tmp_path / "pages.jsonl"
+
+    def page(at, receiver, text):
+        with store.open("a") as fh:
+            fh.write(json.dumps({"received_at": at, "receiver": receiver, "body": {"text": text}}) + "\n")
+
+    assert unresolved(store) == set()
+    page(1, "slack", "[FIRING:1] ErrorSpike (warning)")
+    page(1, "email", "[FIRING:1] ErrorSpike (warning)")
+    page(2, "deadmansswitch", "[FIRING:1] Watchdog (none)")
+    assert unresolved(store) == {("slack", "ErrorSpike"), ("email", "ErrorSpike")}
+    page(3, "slack", "[RESOLVED] ErrorSpike (warning)")
+    assert unresolved(store) == {("email", "ErrorSpike")}
+    page(4, "email", "[RESOLVED] ErrorSpike (warning)")
+    page(5, "pagerduty", "[FIRING:2] HighErrorRate (critical)")
+    assert unresolved(store) == {("pagerduty", "HighErrorRate")}

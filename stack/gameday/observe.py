@@ -154,6 +154,27 @@ def last_notified(store: Path, alert: str, before: float) -> float | None:
     return last
 
 
+RESOLVED = re.compile(r"\[RESOLVED\] (\w+)")
+
+
+def unresolved(store: Path) -> set[tuple[str, str]]:
+    """(receiver, alert) pairs whose last notification announced it firing: their resolution is not sent yet.
+    An alert that fires again before its group has sent the resolution is, to Alertmanager, the same alert still
+    firing (its notification log holds it as sent): no page for the second incident until repeat_interval."""
+    from stack.sinks import firing_alerts
+
+    out: set[tuple[str, str]] = set()
+    if store.exists():
+        for line in store.read_text().splitlines():
+            page = json.loads(line) if line.strip() else None
+            if not page or page["receiver"] == "deadmansswitch":
+                continue
+            for alert in RESOLVED.findall(json.dumps(page)):
+                out.discard((page["receiver"], alert))
+            out |= {(page["receiver"], alert) for alert in firing_alerts(page)}
+    return out
+
+
 def spike_traffic(spike_errors: int, high_error_ratio: float) -> float:
     """User requests the alert window must hold for a spike of `spike_errors` to stay under half of
     HighErrorRate's ratio: an ErrorSpike, not also a high error rate."""

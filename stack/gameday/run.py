@@ -40,9 +40,12 @@ from stack.gameday.observe import (
     spans_the_run,
     spike_traffic,
     split_pages,
+    unresolved,
 )
 
 RULES = svc.ROOT / "prometheus" / "rules" / "alerts.yml"
+GROUP_INTERVAL_SECONDS = duration_seconds(
+    yaml.safe_load((svc.ROOT / "alertmanager" / "alertmanager.yml").read_text())["route"]["group_interval"])
 PROBES = ("/healthz", "/readyz")
 
 
@@ -228,6 +231,11 @@ class GameDay:
             return result
         if not self.wait_quiet(self.window_seconds + 180):
             result.notes.append(f"alerts still firing before the fault: {sorted(self.prometheus.firing())}")
+        # Resolved in Prometheus is not yet resolved at the receivers: the resolution goes out at the group's next
+        # tick.  An alert firing again before then would never page (seen: alertmanager-member-down right after
+        # prometheus-replica-down, no ErrorSpike page in 390 s).
+        if not self.processes.wait_for(lambda: not unresolved(self.store), GROUP_INTERVAL_SECONDS + 60, every=2):
+            result.notes.append(f"resolutions not sent before the fault: {sorted(unresolved(self.store))}")
         allowed = set(fault.allowed) | (self.traffic_for_a_spike() if fault.spike else set())
         result.allowed = sorted(allowed)
         for alert in sorted(fault.expect(self.spec)):
