@@ -363,25 +363,27 @@ def member_name(kind: str, member: int) -> str:
 
 
 def alertmanager_service(cfg: StackConfig, member: int) -> Service:
-    name, url = member_name("alertmanager", member), cfg.alertmanager_urls[member - 1]
-    port = (cfg.alertmanager_port, cfg.alertmanager2_port)[member - 1]
-    return _monitoring_service(
-        name, "alertmanager",
-        lambda b: f"exec {b} --config.file={_q(RUN_DIR / f'{name}.yml')} "
-                  f"--storage.path={_q(RUN_DIR / f'{name}-data')} --web.listen-address={cfg.host}:{port} "
-                  f"--web.external-url={url} {alertmanager_cluster_flags(cfg, member)}",
-        health_url=f"{url}/-/ready", url=url, target=["alertmanager", f"{cfg.host}:{port}"])
+    return _member_service(cfg, "alertmanager", member, (cfg.alertmanager_port, cfg.alertmanager2_port),
+                           cfg.alertmanager_urls, "--storage.path",
+                           lambda url: f"--web.external-url={url} {alertmanager_cluster_flags(cfg, member)}")
 
 
 def prometheus_service(cfg: StackConfig, member: int) -> Service:
-    name, url = member_name("prometheus", member), cfg.prometheus_urls[member - 1]
-    port = (cfg.prometheus_port, cfg.prometheus2_port)[member - 1]
+    return _member_service(cfg, "prometheus", member, (cfg.prometheus_port, cfg.prometheus2_port),
+                           cfg.prometheus_urls, "--storage.tsdb.path",
+                           lambda url: f"--web.enable-lifecycle --web.external-url={url}")
+
+
+def _member_service(cfg: StackConfig, kind: str, member: int, ports: tuple[int, int], urls: list[str],
+                    storage_flag: str, tail) -> Service:
+    """Member `member` (1 or 2) of the Prometheus replicas or the Alertmanager cluster: its own config file,
+    data directory, port and URL under names of its own (member_name)."""
+    name, url, port = member_name(kind, member), urls[member - 1], ports[member - 1]
     return _monitoring_service(
-        name, "prometheus",
+        name, kind,
         lambda b: f"exec {b} --config.file={_q(RUN_DIR / f'{name}.yml')} "
-                  f"--storage.tsdb.path={_q(RUN_DIR / f'{name}-data')} --web.listen-address={cfg.host}:{port} "
-                  f"--web.enable-lifecycle --web.external-url={url}",
-        health_url=f"{url}/-/ready", url=url, target=["prometheus", f"{cfg.host}:{port}"])
+                  f"{storage_flag}={_q(RUN_DIR / f'{name}-data')} --web.listen-address={cfg.host}:{port} {tail(url)}",
+        health_url=f"{url}/-/ready", url=url, target=[kind, f"{cfg.host}:{port}"])
 
 
 def _q(path: Path) -> str:
