@@ -70,13 +70,19 @@ def test_cost_per_request_of_headers_and_window(capsys):
         with override_settings(CACHES={"default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}}):
             window = perf.window_for(caches["default"])
             perf.PENDING.flush()
-            best = float("inf")
-            for _ in range(20):  # a second's worth of traffic on 10 endpoints, then one flush
+            best, measured = float("inf"), 0
+            for _ in range(60):  # a second's worth of traffic on 10 endpoints, then one flush
                 for i in range(200):
                     window.record(f"/endpoint/{i % 10}/", 1000 + i, 2)
                 started = time.process_time()
-                assert perf.PENDING.flush() == 10
-                best = min(best, (time.process_time() - started) * 1e6)
+                calls = perf.PENDING.flush()
+                elapsed = time.process_time() - started
+                if calls != 10:  # the daemon thread (once a second) flushed them first: no measurement
+                    continue
+                best, measured = min(best, elapsed * 1e6), measured + 1
+                if measured == 20:
+                    break
+            assert measured >= 10, f"only {measured} of 60 flushes wrote the 10 endpoints"
             window.clear()
         flush_line = (f"  flush (daemon thread, once a second)   {best:7.1f} us CPU per flush of 10 endpoints "
                       f"= {best / 200:.2f} us per request at 200 requests/s")
