@@ -222,8 +222,10 @@ def logs(args) -> int:
 
 def pages(args) -> int:
     """List the pages the local sinks received (email, Slack, PagerDuty, dead-man's switch)."""
+    from stack.sinks import read_store
+
     store = svc.RUN_DIR / "pages.jsonl"
-    rows = [json.loads(line) for line in store.read_text().splitlines() if line.strip()] if store.exists() else []
+    rows = read_store(store)
     if not rows:
         print("no pages received yet" + ("" if store.exists() else " (is the stack up? make up)"))
         return 0

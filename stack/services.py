@@ -195,13 +195,9 @@ def long_term_command(cfg: StackConfig, binary: str) -> str:
     user in /proc/PID/cmdline.  Its -envflag.enable reads flags from the environment instead
     (/proc/PID/environ: the owner only); the shell fills it from the file, so the password is never on a
     command line nor in the Procfile."""
-    q = lambda p: shlex.quote(str(p))
-    auth = ""
-    if cfg.long_term_password_file:
-        auth = (f"VM_httpAuth_username={q(cfg.long_term_username)} "
-                f"VM_httpAuth_password=\"$(cat {q(cfg.long_term_password_file)})\" ")
+    auth = _long_term_auth_env(cfg, "VM_httpAuth_username", "VM_httpAuth_password")
     return (f"{auth}exec {binary} -envflag.enable -envflag.prefix=VM_ "
-            f"-httpListenAddr={cfg.host}:{cfg.long_term_port} -storageDataPath={q(RUN_DIR / 'victoria-metrics-data')} "
+            f"-httpListenAddr={cfg.host}:{cfg.long_term_port} -storageDataPath={_q(RUN_DIR / 'victoria-metrics-data')} "
             f"-retentionPeriod={cfg.long_term_retention} -loggerLevel=WARN"
             # STACK_HA: two replicas write each series (render_config drops their replica label); one sample per
             # scrape interval is kept.
@@ -211,11 +207,16 @@ def long_term_command(cfg: StackConfig, binary: str) -> str:
 def long_term_credentials(cfg: StackConfig) -> str:
     """Grafana's environment for the long-term data source's basic auth (provisioning/datasources/long-term.yml):
     empty unless the store wants a password, filled by the shell from the file as for VictoriaMetrics itself."""
-    if not (cfg.long_term and cfg.long_term_password_file):
+    return _long_term_auth_env(cfg, "LONG_TERM_USERNAME", "LONG_TERM_PASSWORD") if cfg.long_term else ""
+
+
+def _long_term_auth_env(cfg: StackConfig, user_var: str, password_var: str) -> str:
+    """Shell assignments of the store's user name and password, the password read from its file by the shell when
+    the command runs (never written into the command); "" without a password file."""
+    if not cfg.long_term_password_file:
         return ""
-    q = lambda p: shlex.quote(str(p))
-    return (f"LONG_TERM_USERNAME={q(cfg.long_term_username)} "
-            f"LONG_TERM_PASSWORD=\"$(cat {q(cfg.long_term_password_file)})\" ")
+    return (f"{user_var}={_q(cfg.long_term_username)} "
+            f"{password_var}=\"$(cat {_q(cfg.long_term_password_file)})\" ")
 
 
 def load_config() -> StackConfig:

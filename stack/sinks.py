@@ -52,12 +52,26 @@ class PageStore:
 
 
 FIRING = re.compile(r"\[FIRING:\d+\] (\w+)")
+RESOLVED = re.compile(r"\[RESOLVED\] (\w+)")
+
+
+def read_store(path: Path) -> list[dict]:
+    """The pages a sinks process wrote to its --store file (one JSON object a line), oldest first; none without
+    the file."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def firing_alerts(page: dict) -> set[str]:
     """The alerts a page announces as firing (a resolution announces none): every receiver's text carries
     the templates' "[FIRING:n] AlertName" title (alertmanager/templates/studio.tmpl)."""
     return set(FIRING.findall(json.dumps(page)))
+
+
+def resolved_alerts(page: dict) -> set[str]:
+    """The alerts a page announces resolved (the templates' "[RESOLVED] AlertName" title)."""
+    return set(RESOLVED.findall(json.dumps(page)))
 
 
 def receiver_for(path: str) -> str:

@@ -6,7 +6,6 @@ import csv
 import functools
 import json
 import os
-import re
 import signal
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from pathlib import Path
 from monitoring_spec.promql import duration_seconds
 from monitoring_spec.recorded import Names
 from stack import services as svc
-from stack.sinks import firing_alerts
+from stack.sinks import firing_alerts, read_store, resolved_alerts
 
 HEARTBEAT = "Watchdog"
 RUN_WINDOW_SECONDS = 6 * 3600
@@ -126,17 +125,14 @@ class Page:
 def pages(store: Path, since: float) -> list[Page]:
     """Firing pages the local sinks received since `since`, the dead-man's switch aside."""
     out = []
-    if store.exists():
-        for line in store.read_text().splitlines():
-            page = json.loads(line) if line.strip() else None
-            if page and page["received_at"] >= since and page["receiver"] != "deadmansswitch":
-                alerts = frozenset(firing_alerts(page))
-                if alerts:
-                    out.append(Page(page["received_at"], page["receiver"], alerts))
+    for page in read_store(store):
+        if page["received_at"] >= since and page["receiver"] != "deadmansswitch":
+            alerts = frozenset(firing_alerts(page))
+            if alerts:
+                out.append(Page(page["received_at"], page["receiver"], alerts))
     return out
 
 
-NOTIFIED = re.compile(r"\[(?:FIRING:\d+|RESOLVED)\] (\w+)")
 # Prometheus re-sends a resolved alert for 15 minutes; until those stop, Alertmanager keeps the alert's group.
 RESOLVED_RESEND_SECONDS = 15 * 60
 
@@ -145,32 +141,19 @@ def last_notified(store: Path, alert: str, before: float) -> float | None:
     """When the sinks last got a notification about `alert` (firing or resolved) before `before`.  While its
     Alertmanager group lives on, the alert firing again joins that group and is sent at the group's next
     group_interval tick (5m), not after group_wait (30s)."""
-    last = None
-    if store.exists():
-        for line in store.read_text().splitlines():
-            page = json.loads(line) if line.strip() else None
-            if page and page["received_at"] < before and alert in NOTIFIED.findall(json.dumps(page)):
-                last = page["received_at"]
-    return last
-
-
-RESOLVED = re.compile(r"\[RESOLVED\] (\w+)")
+    return max((page["received_at"] for page in read_store(store)
+                if page["received_at"] < before and alert in firing_alerts(page) | resolved_alerts(page)),
+               default=None)
 
 
 def unresolved(store: Path) -> set[tuple[str, str]]:
     """(receiver, alert) pairs whose last notification announced it firing: their resolution is not sent yet.
     An alert that fires again before its group has sent the resolution is, to Alertmanager, the same alert still
     firing (its notification log holds it as sent): no page for the second incident until repeat_interval."""
-    from stack.sinks import firing_alerts
-
     out: set[tuple[str, str]] = set()
-    if store.exists():
-        for line in store.read_text().splitlines():
-            page = json.loads(line) if line.strip() else None
-            if not page or page["receiver"] == "deadmansswitch":
-                continue
-            for alert in RESOLVED.findall(json.dumps(page)):
-                out.discard((page["receiver"], alert))
+    for page in read_store(store):
+        if page["receiver"] != "deadmansswitch":
+            out -= {(page["receiver"], alert) for alert in resolved_alerts(page)}
             out |= {(page["receiver"], alert) for alert in firing_alerts(page)}
     return out
 
