@@ -110,7 +110,7 @@ def worker_stop(gd) -> None:
 def alertmanager_down(gd) -> None:
     gd.mark_fault("Alertmanager stopped; then an error spike")
     gd.processes.hold("alertmanager")
-    gd.errors(gd.spec.ERROR_SPIKE_MIN_ERRORS + 2)
+    gd.error_spike()
     gd.processes.wait_for(lambda: "ErrorSpike" in gd.prometheus.firing(), 60)
     time.sleep(gd.settle)
     gd.processes.release("alertmanager")
@@ -136,7 +136,7 @@ def prometheus_replica_down(gd) -> None:
     gd.mark_fault("Prometheus replica b stopped; then an error spike")
     gd.processes.hold("prometheus2")
     try:
-        gd.errors(gd.spec.ERROR_SPIKE_MIN_ERRORS + 2)
+        gd.error_spike()
         gd.processes.wait_for(lambda: "ErrorSpike" in gd.prometheus.firing(), 60)
         # Kept down until the page is out: it must come from replica a alone.
         gd.processes.wait_for(lambda: gd.paged_since("ErrorSpike"), gd.window_seconds + 60, every=1)
@@ -150,7 +150,7 @@ def alertmanager_member_down(gd) -> None:
     gd.mark_fault("Alertmanager 1 of 2 stopped; then an error spike")
     gd.processes.hold("alertmanager")
     try:
-        gd.errors(gd.spec.ERROR_SPIKE_MIN_ERRORS + 2)
+        gd.error_spike()
         paged = gd.processes.wait_for(lambda: gd.paged_since("ErrorSpike"), gd.window_seconds + 90, every=1)
         gd.passed_if(paged, "paged through the other Alertmanager while one was down")
         time.sleep(gd.settle)

@@ -120,6 +120,14 @@ class GameDay:
             self.note(f"{n - answered} of {n} error requests got no 500 (not served)")
         return answered
 
+    @property
+    def spike_errors(self) -> int:
+        """The errors of a fault's spike: enough for ErrorSpike, with two to spare."""
+        return self.spec.ERROR_SPIKE_MIN_ERRORS + 2
+
+    def error_spike(self) -> int:
+        return self.errors(self.spike_errors)
+
     def wait_app_ready(self) -> bool:
         return self.processes.wait_for(lambda: self.request("/healthz") == 200, 60)
 
@@ -159,7 +167,7 @@ class GameDay:
 
     def error_burst_that_resolves(self) -> None:
         """An ErrorSpike that pages and resolves, before the fault (its page is not the fault's)."""
-        self.errors(self.spec.ERROR_SPIKE_MIN_ERRORS + 2)
+        self.error_spike()
         started = time.time()
         self.processes.wait_for(lambda: any("ErrorSpike" in p.alerts for p in pages(self.store, started)), 90)
         self.wait_quiet(self.window_seconds + 120)
@@ -290,10 +298,10 @@ class GameDay:
 
     def traffic_for_a_spike(self) -> set[str]:
         """Waits (at most one alert window) until the window holds enough user traffic that a fault's error spike
-        (ERROR_SPIKE_MIN_ERRORS + 2) is under half HighErrorRate's ratio: on a young stack, or one --only fault
+        (spike_errors) is under half HighErrorRate's ratio: on a young stack, or one --only fault
         in, a spike into a near-empty window is also a high error rate, truly, and pages as one.  Returns
         {"HighErrorRate"} when the traffic never got there (too few --users): it may then page too."""
-        spike = self.spec.ERROR_SPIKE_MIN_ERRORS + 2
+        spike = self.spike_errors
         needed = spike_traffic(spike, self.spec.HIGH_ERROR_RATE_RATIO)
         lag = 5.0  # Locust writes its history through a buffer, seconds behind
 
